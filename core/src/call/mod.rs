@@ -1,0 +1,287 @@
+//! [`Call`]: membership of one room, with a peer connection to every other
+//! member (mesh).
+
+mod event;
+mod factory;
+mod negotiation;
+mod options;
+pub(crate) mod peer;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use event::{CallEvent, CallEvents, ConnectionState};
+pub use options::{CallOptions, IceServer};
+
+use crate::data_channel::{DataChannel, DataChannelOptions};
+use crate::error::{Error, Result};
+use crate::media::local_track::lock;
+use crate::media::{LocalTrack, RemoteTrack};
+use crate::signalling::{JoinRequest, MemberId, MemberInfo, SignalEvent, Signaller, WsSignaller};
+use crate::stats::{CallStats, collect_member_stats};
+use peer::{LinkContext, PeerLink};
+
+/// Membership of one room. Cheap to clone; every clone is the same call.
+///
+/// Join with [`Call::join`] (any [`Signaller`]) or [`Call::join_url`] (the
+/// embedded room protocol), read [`CallEvents`], add [`LocalTrack`]s, open
+/// [`DataChannel`]s, and [`leave`](Call::leave) at the end.
+#[derive(Clone)]
+pub struct Call {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ctx: Arc<LinkContext>,
+    room: String,
+    links: tokio::sync::Mutex<HashMap<MemberId, Arc<PeerLink>>>,
+    tracks: Mutex<Vec<LocalTrack>>,
+    signalling_task: Mutex<Option<JoinHandle<()>>>,
+    left: AtomicBool,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("room", &self.inner.room)
+            .field("self_id", &self.inner.ctx.self_id)
+            .finish()
+    }
+}
+
+impl Call {
+    /// Joins `room` on the embedded signalling server at `url` (`ws://host:port/ws`).
+    pub async fn join_url(
+        url: &str,
+        room: &str,
+        display_name: &str,
+        options: CallOptions,
+    ) -> Result<(Call, CallEvents)> {
+        let request = JoinRequest {
+            room: room.to_owned(),
+            display_name: display_name.to_owned(),
+            token: None,
+        };
+        Call::join(Arc::new(WsSignaller::new(url)), request, options).await
+    }
+
+    /// Joins a room through `signaller`. Members already there are reported
+    /// as [`CallEvent::MemberJoined`] first.
+    pub async fn join(
+        signaller: Arc<dyn Signaller>,
+        request: JoinRequest,
+        options: CallOptions,
+    ) -> Result<(Call, CallEvents)> {
+        let room = request.room.clone();
+        let joined = signaller.join(request).await?;
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let ctx = Arc::new(LinkContext {
+            self_id: joined.self_id.clone(),
+            signaller,
+            events: events_tx,
+            options,
+        });
+        tracing::info!(%room, id = %joined.self_id, members = joined.members.len(), "joined room");
+        let call = Call {
+            inner: Arc::new(Inner {
+                ctx,
+                room,
+                links: tokio::sync::Mutex::new(HashMap::new()),
+                tracks: Mutex::new(Vec::new()),
+                signalling_task: Mutex::new(None),
+                left: AtomicBool::new(false),
+            }),
+        };
+        for member in joined.members {
+            call.add_member(member).await;
+        }
+        let weak = Arc::downgrade(&call.inner);
+        let task = tokio::spawn(signalling_loop(weak, joined.events));
+        *lock(&call.inner.signalling_task) = Some(task);
+        Ok((call, CallEvents { rx: events_rx }))
+    }
+
+    /// Our member id in the room.
+    pub fn self_id(&self) -> &MemberId {
+        &self.inner.ctx.self_id
+    }
+
+    /// The room name.
+    pub fn room(&self) -> &str {
+        &self.inner.room
+    }
+
+    /// The other members currently in the room.
+    pub async fn members(&self) -> Vec<MemberInfo> {
+        self.inner.links.lock().await.values().map(|l| l.member().clone()).collect()
+    }
+
+    /// Connection state with `member`.
+    pub async fn connection_state(&self, member: &MemberId) -> Option<ConnectionState> {
+        self.inner.links.lock().await.get(member).map(|l| l.state())
+    }
+
+    /// Tracks other members currently send us.
+    pub async fn remote_tracks(&self) -> Vec<RemoteTrack> {
+        let links = self.links().await;
+        links.iter().flat_map(|l| l.remote_tracks()).collect()
+    }
+
+    /// Data channels with other members.
+    pub async fn data_channels(&self) -> Vec<DataChannel> {
+        let links = self.links().await;
+        links.iter().flat_map(|l| l.data_channels()).collect()
+    }
+
+    /// Starts sending `track` to every member, present and future.
+    pub async fn add_track(&self, track: &LocalTrack) -> Result<()> {
+        self.ensure_joined()?;
+        {
+            let mut tracks = lock(&self.inner.tracks);
+            if tracks.iter().any(|t| t.same_as(track)) {
+                return Err(Error::InvalidArgument(format!("track {} already added", track.id())));
+            }
+            tracks.push(track.clone());
+        }
+        for link in self.links().await {
+            link.attach_track(track).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops sending `track`; members see the track end.
+    pub async fn remove_track(&self, track: &LocalTrack) -> Result<()> {
+        self.ensure_joined()?;
+        let removed = {
+            let mut tracks = lock(&self.inner.tracks);
+            let before = tracks.len();
+            tracks.retain(|t| !t.same_as(track));
+            before != tracks.len()
+        };
+        if !removed {
+            return Err(Error::InvalidArgument(format!("track {} is not in the call", track.id())));
+        }
+        for link in self.links().await {
+            link.detach_track(track).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens a data channel with `member`. [`CallEvent::DataChannelOpened`]
+    /// reports it once it is open on both ends.
+    pub async fn create_data_channel(
+        &self,
+        member: &MemberId,
+        label: &str,
+        options: DataChannelOptions,
+    ) -> Result<DataChannel> {
+        self.ensure_joined()?;
+        let link = self
+            .inner
+            .links
+            .lock()
+            .await
+            .get(member)
+            .cloned()
+            .ok_or_else(|| Error::InvalidArgument(format!("no member {member} in the call")))?;
+        link.create_data_channel(label, &options).await
+    }
+
+    /// A snapshot of the call's statistics, per member and per track.
+    pub async fn stats(&self) -> CallStats {
+        let mut members = Vec::new();
+        for link in self.links().await {
+            members.push(collect_member_stats(&link).await);
+        }
+        CallStats { room: self.inner.room.clone(), self_id: self.self_id().clone(), members }
+    }
+
+    /// Leaves the room: closes every peer connection (releasing its sockets and
+    /// tasks) and the signalling session. Idempotent.
+    pub async fn leave(&self) -> Result<()> {
+        if self.inner.left.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        if let Some(task) = lock(&self.inner.signalling_task).take() {
+            task.abort();
+        }
+        let links: Vec<_> = self.inner.links.lock().await.drain().map(|(_, l)| l).collect();
+        for link in links {
+            link.close().await;
+        }
+        let result = self.inner.ctx.signaller.leave().await;
+        tracing::info!(room = %self.inner.room, "left room");
+        result
+    }
+
+    fn ensure_joined(&self) -> Result<()> {
+        if self.inner.left.load(Ordering::SeqCst) {
+            return Err(Error::Closed("the call was left".into()));
+        }
+        Ok(())
+    }
+
+    async fn links(&self) -> Vec<Arc<PeerLink>> {
+        self.inner.links.lock().await.values().cloned().collect()
+    }
+
+    async fn add_member(&self, member: MemberInfo) -> Option<Arc<PeerLink>> {
+        let tracks = lock(&self.inner.tracks).clone();
+        match PeerLink::start(self.inner.ctx.clone(), member.clone(), &tracks).await {
+            Ok(link) => {
+                let old = self.inner.links.lock().await.insert(member.id.clone(), link.clone());
+                if let Some(old) = old {
+                    old.close().await;
+                }
+                self.inner.ctx.emit(CallEvent::MemberJoined(member));
+                Some(link)
+            }
+            Err(err) => {
+                self.inner.ctx.emit(CallEvent::Error {
+                    member: Some(member.id),
+                    message: format!("could not create peer connection: {err}"),
+                });
+                None
+            }
+        }
+    }
+
+    async fn remove_member(&self, id: &MemberId) {
+        let link = self.inner.links.lock().await.remove(id);
+        if let Some(link) = link {
+            link.close().await;
+            self.inner.ctx.emit(CallEvent::MemberLeft(link.member().clone()));
+        }
+    }
+}
+
+async fn signalling_loop(call: std::sync::Weak<Inner>, mut events: mpsc::Receiver<SignalEvent>) {
+    while let Some(event) = events.recv().await {
+        let Some(inner) = call.upgrade() else { return };
+        let call = Call { inner };
+        match event {
+            SignalEvent::MemberJoined(member) => {
+                call.add_member(member).await;
+            }
+            SignalEvent::MemberLeft(id) => call.remove_member(&id).await,
+            SignalEvent::Peer { from, message } => {
+                let link = call.inner.links.lock().await.get(&from).cloned();
+                match link {
+                    Some(link) => link.deliver(message),
+                    None => tracing::warn!(%from, "signalling message from unknown member"),
+                }
+            }
+            SignalEvent::Error(message) => {
+                call.inner.ctx.emit(CallEvent::Error { member: None, message });
+            }
+            SignalEvent::Closed(reason) => {
+                call.inner.ctx.emit(CallEvent::SignallingClosed(reason));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Perfect negotiation (W3C WebRTC §10.7) as a plain state machine: it decides,
+//! the peer link acts. No I/O, so glare handling is unit-tested directly.
+//!
+//! Roles: of two members, the one with the greater id is *polite*. Either side
+//! may offer whenever it needs to; on a collision the impolite side ignores
+//! the incoming offer and the polite side rolls its own back, answers, and
+//! offers again afterwards.
+
+/// What to do with an incoming offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OfferDecision {
+    /// Impolite side in a collision: drop the offer (and its candidates' errors).
+    Ignore,
+    /// Apply the offer; roll back our own pending offer first if `rollback`.
+    Accept {
+        /// Our own offer is pending and must be rolled back first.
+        rollback: bool,
+    },
+}
+
+/// Negotiation state of one peer connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Negotiator {
+    polite: bool,
+    offer_in_flight: bool,
+    wants_offer: bool,
+    ignoring_offer: bool,
+}
+
+impl Negotiator {
+    /// A negotiator for our side of a pair; `polite` from [`is_polite`].
+    pub(crate) fn new(polite: bool) -> Self {
+        Self { polite, offer_in_flight: false, wants_offer: false, ignoring_offer: false }
+    }
+
+    /// Local changes (tracks, channels, ICE restart) need an offer.
+    pub(crate) fn request_offer(&mut self) {
+        self.wants_offer = true;
+    }
+
+    /// True when an offer should be created now.
+    pub(crate) fn should_offer(&self) -> bool {
+        self.wants_offer && !self.offer_in_flight
+    }
+
+    /// Our offer was set locally and sent.
+    pub(crate) fn offer_sent(&mut self) {
+        self.offer_in_flight = true;
+        self.wants_offer = false;
+    }
+
+    /// Creating or sending our offer failed; try again on the next request.
+    pub(crate) fn offer_failed(&mut self) {
+        self.offer_in_flight = false;
+    }
+
+    /// An offer arrived from the remote.
+    pub(crate) fn remote_offer(&mut self) -> OfferDecision {
+        let collision = self.offer_in_flight;
+        self.ignoring_offer = !self.polite && collision;
+        if self.ignoring_offer {
+            return OfferDecision::Ignore;
+        }
+        if collision {
+            // Our offer is discarded by the rollback; what it carried still needs offering.
+            self.offer_in_flight = false;
+            self.wants_offer = true;
+        }
+        OfferDecision::Accept { rollback: collision }
+    }
+
+    /// An answer arrived; true if it answers our pending offer and must be applied.
+    pub(crate) fn remote_answer(&mut self) -> bool {
+        let expected = self.offer_in_flight;
+        self.offer_in_flight = false;
+        expected
+    }
+
+    /// True while the last remote offer was ignored (candidate errors are expected then).
+    pub(crate) fn ignoring_offer(&self) -> bool {
+        self.ignoring_offer
+    }
+}
+
+/// The polite side of a pair is the member with the greater id.
+pub(crate) fn is_polite(self_id: &str, remote_id: &str) -> bool {
+    self_id > remote_id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_complementary() {
+        assert!(is_polite("b", "a"));
+        assert!(!is_polite("a", "b"));
+    }
+
+    #[test]
+    fn glare_resolves_with_one_offer_winning() {
+        let mut impolite = Negotiator::new(false);
+        let mut polite = Negotiator::new(true);
+        impolite.request_offer();
+        polite.request_offer();
+        assert!(impolite.should_offer() && polite.should_offer());
+        impolite.offer_sent();
+        polite.offer_sent();
+        // Both offers cross on the wire.
+        assert_eq!(impolite.remote_offer(), OfferDecision::Ignore);
+        assert!(impolite.ignoring_offer());
+        assert_eq!(polite.remote_offer(), OfferDecision::Accept { rollback: true });
+        // The polite side answers, then must offer again for its own changes.
+        assert!(impolite.remote_answer());
+        assert!(polite.should_offer());
+        polite.offer_sent();
+        assert_eq!(impolite.remote_offer(), OfferDecision::Accept { rollback: false });
+        assert!(polite.remote_answer());
+        assert!(!polite.should_offer() && !impolite.should_offer());
+    }
+
+    #[test]
+    fn requests_during_an_offer_wait_for_its_answer() {
+        let mut n = Negotiator::new(false);
+        n.request_offer();
+        n.offer_sent();
+        n.request_offer();
+        assert!(!n.should_offer());
+        assert!(n.remote_answer());
+        assert!(n.should_offer());
+    }
+
+    #[test]
+    fn stale_answers_are_not_applied() {
+        let mut n = Negotiator::new(true);
+        assert!(!n.remote_answer());
+    }
+}

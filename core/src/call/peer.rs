@@ -1,0 +1,473 @@
+//! [`PeerLink`]: the peer connection with one other member, its negotiation
+//! task (perfect negotiation, trickle ICE, ICE restart) and its event handler.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use webrtc::data_channel::DataChannel as RtcDataChannel;
+use webrtc::media_stream::track_local::TrackLocal;
+use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSessionDescription,
+};
+
+use super::event::{CallEvent, ConnectionState};
+use super::factory::build_peer_connection;
+use super::negotiation::{Negotiator, OfferDecision, is_polite};
+use super::options::CallOptions;
+use crate::data_channel::{ChannelNotice, DataChannel, DataChannelOptions};
+use crate::error::{Error, Result};
+use crate::media::local_track::lock;
+use crate::media::{LocalTrack, RemoteTrack};
+use crate::stats::BitrateMeter;
+use crate::signalling::{IceCandidate, MemberId, MemberInfo, PeerMessage, Signaller};
+
+/// What every link of a call shares.
+pub(crate) struct LinkContext {
+    pub(crate) self_id: MemberId,
+    pub(crate) signaller: Arc<dyn Signaller>,
+    pub(crate) events: mpsc::UnboundedSender<CallEvent>,
+    pub(crate) options: CallOptions,
+}
+
+impl LinkContext {
+    pub(crate) fn emit(&self, event: CallEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+enum Command {
+    Remote(PeerMessage),
+    Negotiate,
+    RestartIce,
+}
+
+/// State shared by the link, its task and its event handler.
+struct Shared {
+    member: MemberInfo,
+    ctx: Arc<LinkContext>,
+    commands: mpsc::UnboundedSender<Command>,
+    polite: bool,
+    state: Mutex<ConnectionState>,
+    remote_tracks: Mutex<Vec<RemoteTrack>>,
+    data_channels: Mutex<Vec<DataChannel>>,
+    attached: Mutex<Vec<LocalTrack>>,
+}
+
+/// The connection with one remote member.
+pub(crate) struct PeerLink {
+    shared: Arc<Shared>,
+    pc: Arc<dyn PeerConnection>,
+    task: JoinHandle<()>,
+    has_data_channel: AtomicBool,
+    meter: Mutex<BitrateMeter>,
+}
+
+impl PeerLink {
+    /// Builds the peer connection with `member`, adds `tracks`, and starts negotiating.
+    pub(crate) async fn start(
+        ctx: Arc<LinkContext>,
+        member: MemberInfo,
+        tracks: &[LocalTrack],
+    ) -> Result<Arc<PeerLink>> {
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let polite = is_polite(&ctx.self_id, &member.id);
+        let shared = Arc::new(Shared {
+            member,
+            ctx: ctx.clone(),
+            commands,
+            polite,
+            state: Mutex::new(ConnectionState::Connecting),
+            remote_tracks: Mutex::new(Vec::new()),
+            data_channels: Mutex::new(Vec::new()),
+            attached: Mutex::new(Vec::new()),
+        });
+        let handler = Arc::new(LinkHandler { shared: shared.clone() });
+        let pc = build_peer_connection(&ctx.options, handler).await?;
+        let task = tokio::spawn(run(shared.clone(), pc.clone(), command_rx));
+        let link = Arc::new(PeerLink {
+            shared,
+            pc,
+            task,
+            has_data_channel: AtomicBool::new(false),
+            meter: Mutex::new(BitrateMeter::default()),
+        });
+        for track in tracks {
+            link.attach_track(track).await?;
+        }
+        Ok(link)
+    }
+
+    /// The remote member.
+    pub(crate) fn member(&self) -> &MemberInfo {
+        &self.shared.member
+    }
+
+    /// The webrtc peer connection.
+    pub(crate) fn peer_connection(&self) -> &Arc<dyn PeerConnection> {
+        &self.pc
+    }
+
+    /// Current connection state.
+    pub(crate) fn state(&self) -> ConnectionState {
+        *lock(&self.shared.state)
+    }
+
+    /// Byte counters of the previous stats snapshot.
+    pub(crate) fn bitrate_meter(&self) -> std::sync::MutexGuard<'_, BitrateMeter> {
+        lock(&self.meter)
+    }
+
+    /// Tracks the member currently sends us.
+    pub(crate) fn remote_tracks(&self) -> Vec<RemoteTrack> {
+        lock(&self.shared.remote_tracks).clone()
+    }
+
+    /// Data channels with the member.
+    pub(crate) fn data_channels(&self) -> Vec<DataChannel> {
+        lock(&self.shared.data_channels).clone()
+    }
+
+    /// Hands a signalling message from the member to the negotiation task.
+    pub(crate) fn deliver(&self, message: PeerMessage) {
+        let _ = self.shared.commands.send(Command::Remote(message));
+    }
+
+    /// Adds a local track to this connection and renegotiates.
+    pub(crate) async fn attach_track(&self, track: &LocalTrack) -> Result<()> {
+        let (rtp, ssrc) = track.make_binding_track();
+        let sender = self.pc.add_track(rtp.clone() as Arc<dyn TrackLocal>).await?;
+        track.bind(&self.shared.member.id, rtp, sender, ssrc);
+        lock(&self.shared.attached).push(track.clone());
+        let _ = self.shared.commands.send(Command::Negotiate);
+        Ok(())
+    }
+
+    /// Removes a local track from this connection and renegotiates.
+    pub(crate) async fn detach_track(&self, track: &LocalTrack) -> Result<()> {
+        lock(&self.shared.attached).retain(|t| !t.same_as(track));
+        if let Some(sender) = track.unbind(&self.shared.member.id) {
+            self.pc.remove_track(&sender).await?;
+            let _ = self.shared.commands.send(Command::Negotiate);
+        }
+        Ok(())
+    }
+
+    /// Opens a data channel with the member.
+    pub(crate) async fn create_data_channel(
+        &self,
+        label: &str,
+        options: &DataChannelOptions,
+    ) -> Result<DataChannel> {
+        let channel = self.pc.create_data_channel(label, Some(options.to_init())).await?;
+        let dc = start_channel(&self.shared, channel).await;
+        if !self.has_data_channel.swap(true, Ordering::SeqCst) {
+            // The first channel adds the SCTP m-line; later ones reuse the association.
+            let _ = self.shared.commands.send(Command::Negotiate);
+        }
+        Ok(dc)
+    }
+
+    /// Closes the connection and stops the negotiation task.
+    pub(crate) async fn close(&self) {
+        self.task.abort();
+        for track in lock(&self.shared.attached).drain(..) {
+            track.unbind(&self.shared.member.id);
+        }
+        if let Err(err) = self.pc.close().await {
+            tracing::debug!(%err, "closing peer connection");
+        }
+        *lock(&self.shared.state) = ConnectionState::Closed;
+    }
+}
+
+async fn start_channel(shared: &Arc<Shared>, channel: Arc<dyn RtcDataChannel>) -> DataChannel {
+    let ctx = shared.ctx.clone();
+    let weak = Arc::downgrade(shared);
+    let dc = DataChannel::start(shared.member.id.clone(), channel, move |notice| match notice {
+        ChannelNotice::Opened(dc) => ctx.emit(CallEvent::DataChannelOpened(dc)),
+        ChannelNotice::Closed(dc) => {
+            if let Some(shared) = weak.upgrade() {
+                lock(&shared.data_channels).retain(|c| c.label() != dc.label() || c.is_open());
+            }
+            ctx.emit(CallEvent::DataChannelClosed {
+                member: dc.member().clone(),
+                label: dc.label().to_owned(),
+            });
+        }
+    })
+    .await;
+    lock(&shared.data_channels).push(dc.clone());
+    dc
+}
+
+/// The negotiation task: applies remote descriptions and candidates and
+/// makes offers, one command at a time.
+async fn run(
+    shared: Arc<Shared>,
+    pc: Arc<dyn PeerConnection>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut negotiation = Negotiation {
+        negotiator: Negotiator::new(shared.polite),
+        pending_candidates: Vec::new(),
+        remote_description_set: false,
+        shared,
+        pc,
+    };
+    while let Some(command) = commands.recv().await {
+        if let Err(err) = negotiation.handle(command).await {
+            let member = negotiation.shared.member.id.clone();
+            tracing::warn!(%member, %err, "negotiation step failed");
+            negotiation.shared.ctx.emit(CallEvent::Error { member: Some(member), message: err.to_string() });
+        }
+    }
+}
+
+struct Negotiation {
+    negotiator: Negotiator,
+    pending_candidates: Vec<RTCIceCandidateInit>,
+    remote_description_set: bool,
+    shared: Arc<Shared>,
+    pc: Arc<dyn PeerConnection>,
+}
+
+impl Negotiation {
+    async fn handle(&mut self, command: Command) -> Result<()> {
+        match command {
+            Command::Negotiate => self.negotiator.request_offer(),
+            Command::RestartIce => {
+                tracing::info!(member = %self.shared.member.id, "restarting ICE");
+                self.pc.restart_ice().await?;
+                self.negotiator.request_offer();
+            }
+            Command::Remote(PeerMessage::Offer(sdp)) => self.on_offer(sdp).await?,
+            Command::Remote(PeerMessage::Answer(sdp)) => self.on_answer(sdp).await?,
+            Command::Remote(PeerMessage::Candidate(candidate)) => self.on_candidate(candidate).await,
+        }
+        if self.negotiator.should_offer() {
+            self.make_offer().await?;
+        }
+        Ok(())
+    }
+
+    async fn make_offer(&mut self) -> Result<()> {
+        let result = async {
+            let offer = self.pc.create_offer(None).await?;
+            self.pc.set_local_description(offer).await?;
+            let sdp = self.local_sdp().await?;
+            self.send(PeerMessage::Offer(sdp)).await
+        }
+        .await;
+        match result {
+            Ok(()) => self.negotiator.offer_sent(),
+            Err(_) => self.negotiator.offer_failed(),
+        }
+        result
+    }
+
+    async fn on_offer(&mut self, sdp: String) -> Result<()> {
+        let OfferDecision::Accept { rollback } = self.negotiator.remote_offer() else {
+            tracing::debug!(member = %self.shared.member.id, "ignoring colliding offer (impolite)");
+            return Ok(());
+        };
+        if rollback {
+            tracing::debug!(member = %self.shared.member.id, "glare: rolling back our offer");
+            self.pc.set_local_description(RTCSessionDescription::rollback(None)?).await?;
+        }
+        let offer = RTCSessionDescription::offer(sdp)
+            .map_err(|e| Error::InvalidArgument(format!("invalid remote offer: {e}")))?;
+        self.pc.set_remote_description(offer).await?;
+        self.remote_description_set = true;
+        self.flush_candidates().await;
+        let answer = self.pc.create_answer(None).await?;
+        self.pc.set_local_description(answer).await?;
+        let sdp = self.local_sdp().await?;
+        self.send(PeerMessage::Answer(sdp)).await?;
+        self.after_description().await;
+        Ok(())
+    }
+
+    async fn on_answer(&mut self, sdp: String) -> Result<()> {
+        if !self.negotiator.remote_answer() {
+            tracing::debug!(member = %self.shared.member.id, "ignoring answer to no pending offer");
+            return Ok(());
+        }
+        let answer = RTCSessionDescription::answer(sdp)
+            .map_err(|e| Error::InvalidArgument(format!("invalid remote answer: {e}")))?;
+        self.pc.set_remote_description(answer).await?;
+        self.remote_description_set = true;
+        self.flush_candidates().await;
+        self.after_description().await;
+        Ok(())
+    }
+
+    async fn on_candidate(&mut self, candidate: IceCandidate) {
+        if candidate.candidate.is_empty() {
+            return; // end of candidates
+        }
+        let init = RTCIceCandidateInit {
+            candidate: candidate.candidate,
+            sdp_mid: candidate.sdp_mid,
+            sdp_mline_index: candidate.sdp_mline_index,
+            username_fragment: candidate.username_fragment,
+            ..Default::default()
+        };
+        if !self.remote_description_set {
+            self.pending_candidates.push(init);
+            return;
+        }
+        self.add_candidate(init).await;
+    }
+
+    async fn flush_candidates(&mut self) {
+        for init in std::mem::take(&mut self.pending_candidates) {
+            self.add_candidate(init).await;
+        }
+    }
+
+    async fn add_candidate(&self, init: RTCIceCandidateInit) {
+        if let Err(err) = self.pc.add_ice_candidate(init).await
+            && !self.negotiator.ignoring_offer()
+        {
+            tracing::debug!(member = %self.shared.member.id, %err, "remote candidate rejected");
+        }
+    }
+
+    /// After an offer/answer: learn the payload types our senders got, and end
+    /// remote tracks whose transceivers no longer receive.
+    async fn after_description(&self) {
+        let tracks = lock(&self.shared.attached).clone();
+        for track in tracks {
+            track.refresh_payload_type(&self.shared.member.id).await;
+        }
+        let mut receiving = Vec::new();
+        for transceiver in self.pc.get_transceivers().await {
+            let Ok(direction) = transceiver.current_direction().await else { continue };
+            let receives = matches!(
+                direction,
+                RTCRtpTransceiverDirection::Sendrecv | RTCRtpTransceiverDirection::Recvonly
+            );
+            if let (true, Ok(Some(receiver))) = (receives, transceiver.receiver().await) {
+                receiving.push(receiver.track().track_id().await);
+            }
+        }
+        let ended: Vec<RemoteTrack> = lock(&self.shared.remote_tracks)
+            .iter()
+            .filter(|t| !receiving.iter().any(|id| id == t.id()))
+            .cloned()
+            .collect();
+        for track in ended {
+            tracing::debug!(member = %self.shared.member.id, track = track.id(), "remote track no longer received");
+            track.stop();
+        }
+    }
+
+    async fn local_sdp(&self) -> Result<String> {
+        self.pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| Error::Closed("no local description".into()))
+    }
+
+    async fn send(&self, message: PeerMessage) -> Result<()> {
+        self.shared.ctx.signaller.send(&self.shared.member.id, message).await
+    }
+}
+
+/// Receives the peer connection's callbacks. They run on the connection's
+/// driver, so anything that talks to the connection is spawned, not awaited.
+struct LinkHandler {
+    shared: Arc<Shared>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for LinkHandler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let init = match event.candidate.to_json() {
+            Ok(init) => init,
+            Err(err) => {
+                tracing::debug!(%err, "unserialisable local candidate");
+                return;
+            }
+        };
+        let candidate = IceCandidate {
+            candidate: init.candidate,
+            // Browsers reject candidates with neither field; bundle puts all on m-line 0.
+            sdp_mline_index: init.sdp_mline_index.or(Some(0)),
+            sdp_mid: init.sdp_mid.or_else(|| Some("0".into())),
+            username_fragment: init.username_fragment,
+        };
+        let member = &self.shared.member.id;
+        if let Err(err) = self.shared.ctx.signaller.send(member, PeerMessage::Candidate(candidate)).await {
+            tracing::debug!(%member, %err, "could not send candidate");
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let state = match state {
+            RTCPeerConnectionState::Connected => ConnectionState::Connected,
+            RTCPeerConnectionState::Disconnected => ConnectionState::Disconnected,
+            RTCPeerConnectionState::Failed => ConnectionState::Failed,
+            RTCPeerConnectionState::Closed => ConnectionState::Closed,
+            _ => ConnectionState::Connecting,
+        };
+        {
+            let mut current = lock(&self.shared.state);
+            if *current == state {
+                return;
+            }
+            *current = state;
+        }
+        let member = self.shared.member.id.clone();
+        tracing::info!(%member, ?state, "connection state");
+        self.shared.ctx.emit(CallEvent::ConnectionStateChanged { member, state });
+        if state == ConnectionState::Failed && !self.shared.polite {
+            // The impolite side restarts; the polite side answers the restart offer.
+            let commands = self.shared.commands.clone();
+            let delay = self.shared.ctx.options.ice_restart_delay;
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = commands.send(Command::RestartIce);
+            });
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let member = shared.member.id.clone();
+            let ended = Arc::downgrade(&shared);
+            let started = RemoteTrack::start(member.clone(), track, move |remote| {
+                if let Some(shared) = ended.upgrade() {
+                    lock(&shared.remote_tracks).retain(|t| t.id() != remote.id());
+                    shared.ctx.emit(CallEvent::TrackRemoved {
+                        member: remote.member().clone(),
+                        track_id: remote.id().to_owned(),
+                    });
+                }
+            })
+            .await;
+            match started {
+                Ok(remote) => {
+                    tracing::info!(%member, track = remote.id(), codec = %remote.codec(), "remote track");
+                    lock(&shared.remote_tracks).push(remote.clone());
+                    shared.ctx.emit(CallEvent::TrackAdded(remote));
+                }
+                Err(message) => shared.ctx.emit(CallEvent::Error { member: Some(member), message }),
+            }
+        });
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn RtcDataChannel>) {
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            start_channel(&shared, channel).await;
+        });
+    }
+}

@@ -1,0 +1,324 @@
+//! Reassembles encoded frames from RTP packets: reordering within a window,
+//! de-duplication, loss detection and depacketization. Sans-I/O: packets in,
+//! frames out, no clocks or sockets.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rtc::rtp::codec::{
+    av1::Av1Depacketizer, h264::H264Packet, opus::OpusPacket, vp8::Vp8Packet, vp9::Vp9Packet,
+};
+use rtc::rtp::packet::Packet;
+use rtc::rtp::packetizer::Depacketizer;
+
+use super::frame::EncodedFrame;
+use super::keyframe::is_keyframe;
+use crate::codec::{Codec, MediaKind};
+
+/// Counters kept by a [`FrameAssembler`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AssemblerStats {
+    /// Packets accepted (not counting duplicates).
+    pub packets: u64,
+    /// Packets seen twice (retransmissions, probing) and dropped.
+    pub duplicates: u64,
+    /// Packets never received before the reorder window gave up on them.
+    pub lost: u64,
+    /// Packets dropped because they could not be depacketized or started mid-frame.
+    pub discarded: u64,
+    /// Frames produced.
+    pub frames: u64,
+    /// Keyframes produced.
+    pub keyframes: u64,
+    /// Payload bytes of the frames produced.
+    pub bytes: u64,
+}
+
+struct PartialFrame {
+    rtp_timestamp: u32,
+    data: BytesMut,
+}
+
+/// Turns the RTP packets of one stream into [`EncodedFrame`]s, in order.
+pub struct FrameAssembler {
+    codec: Codec,
+    depacketizer: Box<dyn Depacketizer + Send>,
+    window: usize,
+    buffer: BTreeMap<u64, Packet>,
+    highest: Option<u64>,
+    next: Option<u64>,
+    current: Option<PartialFrame>,
+    discontinuity: bool,
+    first_timestamp: Option<u32>,
+    last_timestamp: u32,
+    timestamp_base: u64,
+    out: VecDeque<EncodedFrame>,
+    stats: AssemblerStats,
+}
+
+fn depacketizer_for(codec: Codec) -> Box<dyn Depacketizer + Send> {
+    match codec {
+        Codec::Opus => Box::<OpusPacket>::default(),
+        Codec::Vp8 => Box::<Vp8Packet>::default(),
+        Codec::Vp9 => Box::<Vp9Packet>::default(),
+        Codec::H264 => Box::<H264Packet>::default(),
+        Codec::Av1 => Box::new(Av1Depacketizer::new()),
+    }
+}
+
+impl FrameAssembler {
+    /// Default number of packets held back waiting for a missing one.
+    pub const DEFAULT_WINDOW: usize = 64;
+
+    /// A new assembler for `codec` that waits for at most `window` packets
+    /// past a gap before declaring the missing packets lost.
+    pub fn new(codec: Codec, window: usize) -> Self {
+        Self {
+            codec,
+            depacketizer: depacketizer_for(codec),
+            window: window.max(1),
+            buffer: BTreeMap::new(),
+            highest: None,
+            next: None,
+            current: None,
+            discontinuity: false,
+            first_timestamp: None,
+            last_timestamp: 0,
+            timestamp_base: 0,
+            out: VecDeque::new(),
+            stats: AssemblerStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> AssemblerStats {
+        self.stats
+    }
+
+    /// Feeds one RTP packet.
+    pub fn push(&mut self, packet: Packet) {
+        let seq = self.extend(packet.header.sequence_number);
+        if self.next.is_some_and(|next| seq < next) || self.buffer.contains_key(&seq) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        self.stats.packets += 1;
+        self.highest = Some(self.highest.map_or(seq, |h| h.max(seq)));
+        self.next.get_or_insert(seq);
+        self.buffer.insert(seq, packet);
+        self.drain();
+        if self.buffer.len() > self.window {
+            self.skip_gap();
+        }
+    }
+
+    /// Gives up on every missing packet and releases what is buffered.
+    pub fn flush(&mut self) {
+        while !self.buffer.is_empty() {
+            self.skip_gap();
+        }
+    }
+
+    /// The next complete frame, if any.
+    pub fn poll_frame(&mut self) -> Option<EncodedFrame> {
+        self.out.pop_front()
+    }
+
+    fn extend(&self, seq: u16) -> u64 {
+        let Some(highest) = self.highest else {
+            // Start high so that packets just before the first one do not underflow.
+            return (1 << 32) + u64::from(seq);
+        };
+        let delta = seq.wrapping_sub(highest as u16) as i16;
+        (highest as i64 + i64::from(delta)) as u64
+    }
+
+    fn drain(&mut self) {
+        while let Some(next) = self.next {
+            let Some(packet) = self.buffer.remove(&next) else { break };
+            self.next = Some(next + 1);
+            self.process(packet);
+        }
+    }
+
+    fn skip_gap(&mut self) {
+        let (Some(next), Some((&first, _))) = (self.next, self.buffer.first_key_value()) else {
+            return;
+        };
+        self.stats.lost += first - next;
+        self.next = Some(first);
+        self.abandon_frame();
+        self.drain();
+    }
+
+    fn abandon_frame(&mut self) {
+        if self.current.take().is_some() {
+            self.stats.discarded += 1;
+        }
+        self.depacketizer = depacketizer_for(self.codec);
+        self.discontinuity = true;
+    }
+
+    fn process(&mut self, packet: Packet) {
+        let payload = packet.payload;
+        if payload.is_empty() {
+            return; // padding
+        }
+        let timestamp = packet.header.timestamp;
+        if self.current.as_ref().is_some_and(|f| f.rtp_timestamp != timestamp) {
+            self.finish_frame();
+        }
+        if self.current.is_none() {
+            if !self.depacketizer.is_partition_head(&payload) {
+                self.stats.discarded += 1;
+                self.discontinuity = true;
+                return;
+            }
+            self.current = Some(PartialFrame { rtp_timestamp: timestamp, data: BytesMut::new() });
+        }
+        match self.depacketizer.depacketize(&payload) {
+            Ok(piece) => {
+                if let Some(frame) = self.current.as_mut() {
+                    frame.data.extend_from_slice(&piece);
+                }
+            }
+            Err(_) => {
+                self.stats.discarded += 1;
+                self.abandon_frame();
+                return;
+            }
+        }
+        let ends_frame = match self.codec.kind() {
+            MediaKind::Audio => true,
+            MediaKind::Video => self.depacketizer.is_partition_tail(packet.header.marker, &payload),
+        };
+        if ends_frame {
+            self.finish_frame();
+        }
+    }
+
+    fn finish_frame(&mut self) {
+        let Some(frame) = self.current.take() else { return };
+        if frame.data.is_empty() {
+            return;
+        }
+        let data: Bytes = frame.data.freeze();
+        let keyframe = is_keyframe(self.codec, &data);
+        let timestamp = self.presentation_time(frame.rtp_timestamp);
+        self.stats.frames += 1;
+        self.stats.keyframes += u64::from(keyframe);
+        self.stats.bytes += data.len() as u64;
+        self.out.push_back(EncodedFrame {
+            codec: self.codec,
+            data,
+            rtp_timestamp: frame.rtp_timestamp,
+            timestamp,
+            keyframe,
+            discontinuity: std::mem::take(&mut self.discontinuity),
+        });
+    }
+
+    fn presentation_time(&mut self, rtp_timestamp: u32) -> Duration {
+        let first = *self.first_timestamp.get_or_insert(rtp_timestamp);
+        if self.stats.frames > 1 && rtp_timestamp < self.last_timestamp {
+            let backwards = self.last_timestamp - rtp_timestamp;
+            if backwards > u32::MAX / 2 {
+                self.timestamp_base += 1 << 32; // rollover
+            }
+        }
+        self.last_timestamp = rtp_timestamp;
+        let ticks = (self.timestamp_base + u64::from(rtp_timestamp)).saturating_sub(u64::from(first));
+        Duration::from_nanos(ticks.saturating_mul(1_000_000_000) / u64::from(self.codec.clock_rate()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::rtp::header::Header;
+
+    fn vp8_packet(seq: u16, ts: u32, start: bool, marker: bool, body: &[u8]) -> Packet {
+        let mut payload = vec![if start { 0x10 } else { 0x00 }];
+        payload.extend_from_slice(body);
+        Packet {
+            header: Header {
+                version: 2,
+                sequence_number: seq,
+                timestamp: ts,
+                marker,
+                payload_type: 96,
+                ssrc: 1,
+                ..Default::default()
+            },
+            payload: Bytes::from(payload),
+        }
+    }
+
+    fn frames(a: &mut FrameAssembler) -> Vec<EncodedFrame> {
+        std::iter::from_fn(|| a.poll_frame()).collect()
+    }
+
+    #[test]
+    fn reorders_and_joins_fragments() {
+        let mut a = FrameAssembler::new(Codec::Vp8, 16);
+        a.push(vp8_packet(10, 0, true, false, &[0x00, 1, 2]));
+        a.push(vp8_packet(12, 3000, true, true, &[0x01, 9, 9]));
+        a.push(vp8_packet(11, 0, false, true, &[3, 4]));
+        let out = frames(&mut a);
+        assert_eq!(out.len(), 2);
+        assert_eq!(&out[0].data[..], &[0x00, 1, 2, 3, 4]);
+        assert!(out[0].keyframe);
+        assert!(!out[1].keyframe);
+        assert_eq!(out[1].timestamp, Duration::from_millis(33) + Duration::from_micros(333));
+        assert!(!out[1].discontinuity);
+    }
+
+    #[test]
+    fn drops_duplicates() {
+        let mut a = FrameAssembler::new(Codec::Vp8, 16);
+        a.push(vp8_packet(1, 0, true, true, &[0x00, 1, 1]));
+        a.push(vp8_packet(1, 0, true, true, &[0x00, 1, 1]));
+        a.push(vp8_packet(2, 3000, true, true, &[0x01, 2, 2]));
+        a.push(vp8_packet(2, 3000, true, true, &[0x01, 2, 2]));
+        assert_eq!(frames(&mut a).len(), 2);
+        assert_eq!(a.stats().duplicates, 2);
+    }
+
+    #[test]
+    fn gives_up_on_lost_packets_after_the_window() {
+        let mut a = FrameAssembler::new(Codec::Vp8, 2);
+        a.push(vp8_packet(1, 0, true, false, &[0x00, 1, 1]));
+        // seq 2 (the end of frame 0) is lost
+        a.push(vp8_packet(3, 3000, true, true, &[0x01, 3, 3]));
+        a.push(vp8_packet(4, 6000, true, true, &[0x01, 4, 4]));
+        assert!(frames(&mut a).is_empty(), "still waiting within the window");
+        a.push(vp8_packet(5, 9000, true, true, &[0x01, 5, 5]));
+        let out = frames(&mut a);
+        assert_eq!(out.len(), 3);
+        assert!(out[0].discontinuity);
+        assert_eq!(out[0].rtp_timestamp, 3000);
+        assert_eq!(a.stats().lost, 1);
+        assert_eq!(a.stats().discarded, 1);
+    }
+
+    #[test]
+    fn handles_sequence_rollover() {
+        let mut a = FrameAssembler::new(Codec::Vp8, 8);
+        a.push(vp8_packet(65535, 0, true, true, &[0x00, 1, 1]));
+        a.push(vp8_packet(0, 3000, true, true, &[0x01, 1, 1]));
+        a.push(vp8_packet(1, 6000, true, true, &[0x01, 1, 1]));
+        assert_eq!(frames(&mut a).len(), 3);
+        assert_eq!(a.stats().lost, 0);
+    }
+
+    #[test]
+    fn starts_at_a_partition_head() {
+        let mut a = FrameAssembler::new(Codec::Vp8, 8);
+        a.push(vp8_packet(5, 0, false, true, &[7, 7, 7]));
+        a.push(vp8_packet(6, 3000, true, true, &[0x00, 1, 1]));
+        let out = frames(&mut a);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].discontinuity);
+    }
+}

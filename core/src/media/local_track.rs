@@ -1,0 +1,306 @@
+//! [`LocalTrack`]: encoded samples in, RTP out to every member of a call.
+//!
+//! A sample is payloaded once; each peer connection the track is bound to
+//! gets its own SSRC, sequence numbers and negotiated payload type.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp::header::Header;
+use rtc::rtp::packet::Packet;
+use rtc::rtp::packetizer::Payloader;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::rtp_transceiver::RtpSender;
+
+use super::frame::MediaSample;
+use crate::codec::{Codec, MediaKind};
+use crate::error::{Error, Result};
+use crate::signalling::MemberId;
+
+/// Largest RTP payload produced (leaves room for SRTP and header extensions).
+const RTP_PAYLOAD_MTU: usize = 1200;
+
+/// A track of encoded media that a call sends to every member.
+///
+/// Cheap to clone; all clones are the same track. Create it with
+/// [`LocalTrack::new`], add it with [`Call::add_track`](crate::call::Call::add_track),
+/// then push samples with [`write_sample`](Self::write_sample).
+#[derive(Clone)]
+pub struct LocalTrack {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: String,
+    stream_id: String,
+    codec: Codec,
+    payloader: Mutex<Box<dyn Payloader>>,
+    bindings: Mutex<Vec<Binding>>,
+    samples: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// The track as added to one peer connection.
+struct Binding {
+    member: MemberId,
+    rtp: Arc<TrackLocalStaticRTP>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    next_seq: u16,
+    timestamp_offset: u32,
+    payload_type: Option<u8>,
+    first_packet: bool,
+}
+
+struct Target {
+    rtp: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    first_seq: u16,
+    timestamp: u32,
+    payload_type: u8,
+    mark_first: bool,
+}
+
+impl std::fmt::Debug for LocalTrack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalTrack")
+            .field("id", &self.inner.id)
+            .field("codec", &self.inner.codec)
+            .finish()
+    }
+}
+
+impl LocalTrack {
+    /// A new track of `codec` with the given track id; `stream_id` groups
+    /// tracks that belong together (e.g. a participant's camera and microphone).
+    pub fn new(codec: Codec, id: impl Into<String>, stream_id: impl Into<String>) -> Result<Self> {
+        let payloader = codec.rtp_codec().payloader().map_err(Error::WebRtc)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                id: id.into(),
+                stream_id: stream_id.into(),
+                codec,
+                payloader: Mutex::new(payloader),
+                bindings: Mutex::new(Vec::new()),
+                samples: AtomicU64::new(0),
+                bytes: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Track id (the `msid` track id seen by remote members).
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Stream id (the `msid` stream id seen by remote members).
+    pub fn stream_id(&self) -> &str {
+        &self.inner.stream_id
+    }
+
+    /// Codec of the samples this track carries.
+    pub fn codec(&self) -> Codec {
+        self.inner.codec
+    }
+
+    /// Audio or video.
+    pub fn kind(&self) -> MediaKind {
+        self.inner.codec.kind()
+    }
+
+    /// Samples and bytes written so far.
+    pub fn written(&self) -> (u64, u64) {
+        (self.inner.samples.load(Ordering::Relaxed), self.inner.bytes.load(Ordering::Relaxed))
+    }
+
+    /// Number of members this track is currently sent to (negotiated or not).
+    pub fn binding_count(&self) -> usize {
+        lock(&self.inner.bindings).len()
+    }
+
+    /// Sends one encoded sample to every member the track is negotiated with.
+    ///
+    /// Members whose connection has not finished negotiating this track yet
+    /// are skipped (the next keyframe reaches them). Returns an error only for
+    /// an unusable sample (e.g. empty data).
+    pub async fn write_sample(&self, sample: &MediaSample) -> Result<()> {
+        if sample.data.is_empty() {
+            return Err(Error::InvalidArgument("empty sample".into()));
+        }
+        let chunks = lock(&self.inner.payloader)
+            .payload(RTP_PAYLOAD_MTU, &sample.data)
+            .map_err(Error::WebRtc)?;
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        self.inner.samples.fetch_add(1, Ordering::Relaxed);
+        self.inner.bytes.fetch_add(sample.data.len() as u64, Ordering::Relaxed);
+        let rtp_time = rtp_timestamp(sample.timestamp, self.inner.codec.clock_rate());
+        for target in self.reserve(chunks.len(), rtp_time) {
+            self.send_packets(&target, &chunks).await;
+        }
+        Ok(())
+    }
+
+    fn reserve(&self, packets: usize, rtp_time: u32) -> Vec<Target> {
+        let mut bindings = lock(&self.inner.bindings);
+        bindings
+            .iter_mut()
+            .filter_map(|b| {
+                let payload_type = b.payload_type?;
+                let first_seq = b.next_seq;
+                b.next_seq = b.next_seq.wrapping_add(packets as u16);
+                let mark_first = std::mem::take(&mut b.first_packet);
+                Some(Target {
+                    rtp: b.rtp.clone(),
+                    ssrc: b.ssrc,
+                    first_seq,
+                    timestamp: b.timestamp_offset.wrapping_add(rtp_time),
+                    payload_type,
+                    mark_first,
+                })
+            })
+            .collect()
+    }
+
+    async fn send_packets(&self, target: &Target, chunks: &[Bytes]) {
+        let last = chunks.len() - 1;
+        for (i, chunk) in chunks.iter().enumerate() {
+            let marker = match self.inner.codec.kind() {
+                MediaKind::Video => i == last,
+                MediaKind::Audio => target.mark_first && i == 0,
+            };
+            let packet = Packet {
+                header: Header {
+                    version: 2,
+                    marker,
+                    payload_type: target.payload_type,
+                    sequence_number: target.first_seq.wrapping_add(i as u16),
+                    timestamp: target.timestamp,
+                    ssrc: target.ssrc,
+                    ..Default::default()
+                },
+                payload: chunk.clone(),
+            };
+            if let Err(err) = target.rtp.write_rtp(packet).await {
+                tracing::debug!(track = %self.inner.id, %err, "rtp write failed");
+                return;
+            }
+        }
+    }
+
+    /// Creates the per-connection track object for `member`.
+    pub(crate) fn make_binding_track(&self) -> (Arc<TrackLocalStaticRTP>, u32) {
+        let ssrc = rand::random::<u32>();
+        let track = MediaStreamTrack::new(
+            self.inner.stream_id.clone(),
+            self.inner.id.clone(),
+            self.inner.id.clone(),
+            self.inner.codec.kind().to_rtc(),
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                codec: self.inner.codec.rtp_codec(),
+                ..Default::default()
+            }],
+        );
+        (Arc::new(TrackLocalStaticRTP::new(track)), ssrc)
+    }
+
+    /// Records that the track was added to `member`'s connection.
+    pub(crate) fn bind(
+        &self,
+        member: &MemberId,
+        rtp: Arc<TrackLocalStaticRTP>,
+        sender: Arc<dyn RtpSender>,
+        ssrc: u32,
+    ) {
+        lock(&self.inner.bindings).push(Binding {
+            member: member.clone(),
+            rtp,
+            sender,
+            ssrc,
+            next_seq: rand::random(),
+            timestamp_offset: rand::random(),
+            payload_type: None,
+            first_packet: true,
+        });
+    }
+
+    /// Forgets `member`'s connection; returns its sender so it can be removed.
+    pub(crate) fn unbind(&self, member: &MemberId) -> Option<Arc<dyn RtpSender>> {
+        let mut bindings = lock(&self.inner.bindings);
+        let index = bindings.iter().position(|b| &b.member == member)?;
+        Some(bindings.remove(index).sender)
+    }
+
+    /// Re-reads the payload type negotiated with `member` (after an offer/answer).
+    pub(crate) async fn refresh_payload_type(&self, member: &MemberId) {
+        let sender = {
+            let bindings = lock(&self.inner.bindings);
+            bindings.iter().find(|b| &b.member == member).map(|b| b.sender.clone())
+        };
+        let Some(sender) = sender else { return };
+        let payload_type = match sender.get_parameters().await {
+            Ok(params) => params
+                .rtp_parameters
+                .codecs
+                .iter()
+                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(self.inner.codec.mime_type()))
+                .map(|c| c.payload_type),
+            Err(err) => {
+                tracing::debug!(%err, "sender parameters unavailable");
+                None
+            }
+        };
+        if payload_type.is_none() {
+            tracing::warn!(track = %self.inner.id, %member, codec = %self.inner.codec,
+                "codec not negotiated with member; track not sent to it");
+        }
+        let mut bindings = lock(&self.inner.bindings);
+        if let Some(b) = bindings.iter_mut().find(|b| &b.member == member) {
+            b.payload_type = payload_type;
+        }
+    }
+
+    /// Whether the track has a negotiated payload type with `member`.
+    pub fn is_sending_to(&self, member: &MemberId) -> bool {
+        lock(&self.inner.bindings)
+            .iter()
+            .any(|b| &b.member == member && b.payload_type.is_some())
+    }
+
+    pub(crate) fn same_as(&self, other: &LocalTrack) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+fn rtp_timestamp(time: std::time::Duration, clock_rate: u32) -> u32 {
+    (time.as_nanos() * u128::from(clock_rate) / 1_000_000_000) as u32
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rtp_timestamps_follow_the_clock_rate() {
+        assert_eq!(rtp_timestamp(Duration::from_millis(20), 48_000), 960);
+        assert_eq!(rtp_timestamp(Duration::from_secs(1), 90_000), 90_000);
+    }
+
+    #[tokio::test]
+    async fn rejects_empty_samples() {
+        let track = LocalTrack::new(Codec::Vp8, "v", "s").unwrap();
+        let err = track.write_sample(&MediaSample::new(Bytes::new(), Duration::ZERO)).await;
+        assert!(matches!(err, Err(Error::InvalidArgument(_))));
+    }
+}

@@ -1,0 +1,84 @@
+//! Signalling: the [`Signaller`] trait the call logic talks to, the embedded
+//! room protocol, its server and its WebSocket client.
+
+pub mod client;
+pub mod protocol;
+pub mod server;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+pub use client::WsSignaller;
+pub use protocol::{IceCandidate, MemberId, MemberInfo};
+pub use server::{ServerConfig, SignallingServer};
+
+use crate::error::Result;
+
+/// What a member of a room asks for when it joins.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    /// Room to join.
+    pub room: String,
+    /// Display name shown to the other members.
+    pub display_name: String,
+    /// Room token, when the room is protected by one.
+    pub token: Option<String>,
+}
+
+/// A negotiation message exchanged with one other member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerMessage {
+    /// SDP offer.
+    Offer(String),
+    /// SDP answer.
+    Answer(String),
+    /// Trickled ICE candidate.
+    Candidate(IceCandidate),
+}
+
+/// Events a signaller delivers after a successful join.
+#[derive(Debug, Clone)]
+pub enum SignalEvent {
+    /// A member joined the room.
+    MemberJoined(MemberInfo),
+    /// A member left the room.
+    MemberLeft(MemberId),
+    /// A negotiation message from another member.
+    Peer {
+        /// Sender.
+        from: MemberId,
+        /// The message.
+        message: PeerMessage,
+    },
+    /// The server reported an error that did not end the session.
+    Error(String),
+    /// The signalling session ended (server closed, network error, or leave).
+    Closed(Option<String>),
+}
+
+/// The result of a successful join.
+#[derive(Debug)]
+pub struct Joined {
+    /// The id the signalling service gave us.
+    pub self_id: MemberId,
+    /// Members that were in the room before us.
+    pub members: Vec<MemberInfo>,
+    /// Every later event, in order. Ends after [`SignalEvent::Closed`].
+    pub events: mpsc::Receiver<SignalEvent>,
+}
+
+/// A signalling protocol: how a call finds the other members of a room and
+/// exchanges offers, answers and candidates with them.
+///
+/// One value is one session: `join` once, then `send` any number of times,
+/// then `leave`. Implementations exist per protocol (the embedded room
+/// protocol today; WHIP/WHEP, Janus or LiveKit can plug in here).
+#[async_trait]
+pub trait Signaller: Send + Sync + 'static {
+    /// Connects and joins the room.
+    async fn join(&self, request: JoinRequest) -> Result<Joined>;
+    /// Sends a negotiation message to another member of the room.
+    async fn send(&self, to: &MemberId, message: PeerMessage) -> Result<()>;
+    /// Leaves the room and closes the session. Idempotent.
+    async fn leave(&self) -> Result<()>;
+}

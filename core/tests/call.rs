@@ -1,0 +1,226 @@
+//! Two `Call`s in one process, through the embedded signalling server, over
+//! real UDP sockets: media both ways, data channels, renegotiation, leave.
+//!
+//! Needs non-loopback interfaces: run through `.ci/with-netns` (see docs/testing.md).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use rtcgate_core::{
+    CallEvent, Codec, ConnectionState, DataChannelOptions, DataMessage, LocalTrack, RemoteTrack,
+};
+use support::*;
+
+/// Reads frames from `track` until `want` distinct synthetic frames arrived;
+/// every frame must be byte-identical to one the sender produced.
+async fn receive_frames(track: RemoteTrack, want: usize) -> (BTreeSet<u32>, usize) {
+    let codec = track.codec();
+    let mut seen = BTreeSet::new();
+    let mut keyframes = 0;
+    while seen.len() < want {
+        let frame = track.recv().await.expect("track ended early");
+        let index = synthetic_index(codec, &frame.data)
+            .unwrap_or_else(|| panic!("{codec} frame of {} bytes is corrupted", frame.data.len()));
+        assert_eq!(frame.keyframe, codec == Codec::Opus || index % 30 == 0, "keyframe flag of frame {index}");
+        keyframes += usize::from(frame.keyframe && codec != Codec::Opus);
+        seen.insert(index);
+    }
+    (seen, keyframes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_calls_exchange_opus_vp8_and_data() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let (alice, mut alice_events) = join(&server, "room-1", "alice").await;
+    let alice_audio = LocalTrack::new(Codec::Opus, "alice-mic", "alice").unwrap();
+    let alice_video = LocalTrack::new(Codec::Vp8, "alice-cam", "alice").unwrap();
+    alice.add_track(&alice_audio).await.unwrap();
+    alice.add_track(&alice_video).await.unwrap();
+
+    let (bob, mut bob_events) = join(&server, "room-1", "bob").await;
+    let bob_video = LocalTrack::new(Codec::Vp8, "bob-cam", "bob").unwrap();
+    bob.add_track(&bob_video).await.unwrap();
+
+    let bob_id = next_matching(&mut alice_events, "bob joined", |e| match e {
+        CallEvent::MemberJoined(m) if m.name == "bob" => Some(m.id.clone()),
+        _ => None,
+    })
+    .await;
+    let channel = alice.create_data_channel(&bob_id, "chat", DataChannelOptions::reliable()).await.unwrap();
+
+    let senders = [
+        spawn_sender(alice_audio.clone(), 400),
+        spawn_sender(alice_video.clone(), 240),
+        spawn_sender(bob_video.clone(), 240),
+    ];
+
+    // Bob receives Alice's audio and video.
+    let mut bob_tracks = Vec::new();
+    while bob_tracks.len() < 2 {
+        let track = next_matching(&mut bob_events, "alice's tracks", |e| match e {
+            CallEvent::TrackAdded(t) => Some(t.clone()),
+            _ => None,
+        })
+        .await;
+        assert_eq!(track.member(), alice.self_id());
+        bob_tracks.push(track);
+    }
+    let alice_track = next_matching(&mut alice_events, "bob's video", |e| match e {
+        CallEvent::TrackAdded(t) => Some(t.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(alice_track.codec(), Codec::Vp8);
+
+    let bob_channel = next_matching(&mut bob_events, "data channel at bob", |e| match e {
+        CallEvent::DataChannelOpened(dc) => Some(dc.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(bob_channel.label(), "chat");
+
+    let mut receivers = Vec::new();
+    for track in bob_tracks {
+        let want = if track.codec() == Codec::Opus { 100 } else { 60 };
+        receivers.push(tokio::spawn(async move { (track.codec(), receive_frames(track, want).await) }));
+    }
+    receivers.push(tokio::spawn(async move { (Codec::Vp8, receive_frames(alice_track, 60).await) }));
+    for receiver in receivers {
+        let (codec, (frames, keyframes)) = within(60, "frames", receiver).await.unwrap();
+        // Frames arrive in order with at most a loss at the start (before negotiation finished).
+        let (first, last) = (*frames.first().unwrap(), *frames.last().unwrap());
+        assert!(last - first + 1 >= frames.len() as u32, "{codec}: indices unique");
+        if codec == Codec::Vp8 {
+            assert!(keyframes >= 1, "{codec}: at least one keyframe among {} frames", frames.len());
+        }
+    }
+
+    // Data: text and binary, both directions, reliable and in order.
+    within(20, "open at alice", async {
+        while !channel.is_open() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    channel.send_text("hello bob").await.unwrap();
+    let payloads: Vec<Vec<u8>> = (0..200u32).map(|i| vec![(i % 251) as u8; 1000 + i as usize * 37]).collect();
+    for p in &payloads {
+        channel.send(p).await.unwrap();
+    }
+    assert_eq!(within(20, "text", bob_channel.recv()).await, Some(DataMessage::Text("hello bob".into())));
+    for (i, p) in payloads.iter().enumerate() {
+        match within(20, "binary", bob_channel.recv()).await {
+            Some(DataMessage::Binary(b)) => assert_eq!(&b[..], &p[..], "message {i}"),
+            other => panic!("message {i}: {other:?}"),
+        }
+    }
+    bob_channel.send_text("hello alice").await.unwrap();
+    assert_eq!(within(20, "reply", channel.recv()).await, Some(DataMessage::Text("hello alice".into())));
+    within(30, "buffer drained", channel.wait_buffered_below(0)).await.unwrap();
+
+    // Stats see the traffic.
+    let stats = alice.stats().await;
+    let bob_stats = stats.members.iter().find(|m| m.member.id == bob_id).expect("bob in stats");
+    assert_eq!(bob_stats.connection_state, "connected");
+    assert!(bob_stats.outbound.iter().map(|s| s.bytes).sum::<u64>() > 50_000, "{bob_stats:?}");
+    assert!(bob_stats.inbound.iter().map(|s| s.bytes).sum::<u64>() > 50_000, "{bob_stats:?}");
+    assert_eq!(bob_stats.candidate_pair.as_ref().map(|p| p.local_type.as_str()), Some("host"));
+    assert_eq!(alice.connection_state(&bob_id).await, Some(ConnectionState::Connected));
+
+    for s in senders {
+        s.abort();
+    }
+    // Leaving is seen by the other side and ends its tracks.
+    bob.leave().await.unwrap();
+    next_matching(&mut alice_events, "bob left", |e| matches!(e, CallEvent::MemberLeft(m) if m.id == bob_id).then_some(())).await;
+    assert!(alice.members().await.is_empty());
+    alice.leave().await.unwrap();
+    alice.leave().await.unwrap(); // idempotent
+    assert!(alice.add_track(&alice_video).await.is_err(), "a left call refuses new tracks");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn track_added_mid_call_renegotiates_and_removal_ends_it() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let (alice, mut alice_events) = join(&server, "room-2", "alice").await;
+    let (bob, mut bob_events) = join(&server, "room-2", "bob").await;
+    let bob_id = next_matching(&mut alice_events, "bob joined", |e| match e {
+        CallEvent::MemberJoined(m) => Some(m.id.clone()),
+        _ => None,
+    })
+    .await;
+    // First a data channel only, then a video track: the second needs a new offer.
+    let channel = alice.create_data_channel(&bob_id, "ctl", DataChannelOptions::unreliable()).await.unwrap();
+    next_matching(&mut bob_events, "channel", |e| matches!(e, CallEvent::DataChannelOpened(_)).then_some(())).await;
+    assert!(channel.is_open() || within(10, "open", async {
+        while !channel.is_open() { tokio::time::sleep(Duration::from_millis(20)).await; }
+        true
+    }).await);
+
+    let video = LocalTrack::new(Codec::Vp8, "late-cam", "alice").unwrap();
+    alice.add_track(&video).await.unwrap();
+    let sender = spawn_sender(video.clone(), 10_000);
+    let track = next_matching(&mut bob_events, "late track", |e| match e {
+        CallEvent::TrackAdded(t) => Some(t.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(track.id(), "late-cam");
+    let (frames, _) = within(30, "late frames", receive_frames(track.clone(), 30)).await;
+    assert!(frames.len() >= 30);
+
+    // Removing the track ends it at the receiver.
+    alice.remove_track(&video).await.unwrap();
+    sender.abort();
+    next_matching(&mut bob_events, "track removed", |e| match e {
+        CallEvent::TrackRemoved { track_id, .. } if track_id == "late-cam" => Some(()),
+        _ => None,
+    })
+    .await;
+    alice.leave().await.unwrap();
+    bob.leave().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_offers_do_not_deadlock() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    // Both sides add tracks before they know of each other, so both offer at once.
+    let (alice, mut alice_events) = join(&server, "glare", "alice").await;
+    let a_track = LocalTrack::new(Codec::Opus, "a", "alice").unwrap();
+    alice.add_track(&a_track).await.unwrap();
+    let (bob, mut bob_events) = join(&server, "glare", "bob").await;
+    let b_track = LocalTrack::new(Codec::Opus, "b", "bob").unwrap();
+    bob.add_track(&b_track).await.unwrap();
+    let senders = [spawn_sender(a_track, 2_000), spawn_sender(b_track, 2_000)];
+    let at_alice = next_matching(&mut alice_events, "bob's audio", |e| match e {
+        CallEvent::TrackAdded(t) => Some(t.clone()),
+        _ => None,
+    })
+    .await;
+    let at_bob = next_matching(&mut bob_events, "alice's audio", |e| match e {
+        CallEvent::TrackAdded(t) => Some(t.clone()),
+        _ => None,
+    })
+    .await;
+    within(30, "audio both ways", async {
+        receive_frames(at_alice, 20).await;
+        receive_frames(at_bob, 20).await;
+    })
+    .await;
+    for s in senders {
+        s.abort();
+    }
+    alice.leave().await.unwrap();
+    bob.leave().await.unwrap();
+    server.shutdown().await;
+}

@@ -1,0 +1,109 @@
+//! Helpers shared by the integration tests: a server, synthetic media, waits.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rtcgate_core::signalling::{ServerConfig, SignallingServer};
+use rtcgate_core::{Call, CallEvent, CallEvents, Codec, LocalTrack, MediaSample};
+
+/// Installs a log subscriber once (RUST_LOG controls it).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "rtcgate_core=info".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// Tests that need ICE host candidates run inside `.ci/with-netns`; say so clearly otherwise.
+pub fn require_interfaces() {
+    let has_interface = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("10.99.0.1:9").map(|_| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| !a.ip().is_loopback())
+        .unwrap_or(false);
+    assert!(
+        has_interface,
+        "this test needs a non-loopback interface: run it through `.ci/with-netns cargo test ...` \
+         (see docs/testing.md)"
+    );
+}
+
+/// Starts an embedded signalling server on an ephemeral loopback port.
+pub async fn start_server() -> SignallingServer {
+    SignallingServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), ServerConfig::default())
+        .await
+        .expect("bind signalling server")
+}
+
+/// Waits for `fut` at most `secs` seconds, failing the test with `what` otherwise.
+pub async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
+    }
+}
+
+/// Reads events until `pick` returns something.
+pub async fn next_matching<T>(
+    events: &mut CallEvents,
+    what: &str,
+    mut pick: impl FnMut(&CallEvent) -> Option<T>,
+) -> T {
+    within(30, what, async {
+        loop {
+            let event = events.recv().await.unwrap_or_else(|| panic!("events ended before {what}"));
+            if let Some(value) = pick(&event) {
+                return value;
+            }
+        }
+    })
+    .await
+}
+
+/// A synthetic encoded frame: a VP8-style key bit in byte 0 (keyframe every
+/// 30 frames), the index in bytes 1..5, then a pattern derived from the index.
+/// Size grows with the index so that frames span one to several RTP packets.
+pub fn synthetic_frame(codec: Codec, index: u32) -> Bytes {
+    let len = match codec {
+        Codec::Opus => 80 + (index % 40) as usize,
+        _ => 500 + (index % 7) as usize * 900,
+    };
+    let mut data = vec![0u8; len];
+    data[0] = if index % 30 == 0 { 0x10 } else { 0x11 };
+    data[1..5].copy_from_slice(&index.to_be_bytes());
+    for (i, byte) in data.iter_mut().enumerate().skip(5) {
+        *byte = (i as u32).wrapping_mul(31).wrapping_add(index) as u8;
+    }
+    Bytes::from(data)
+}
+
+/// The index a synthetic frame carries, if `data` is one (checks every byte).
+pub fn synthetic_index(codec: Codec, data: &[u8]) -> Option<u32> {
+    let index = u32::from_be_bytes(data.get(1..5)?.try_into().ok()?);
+    (synthetic_frame(codec, index) == data).then_some(index)
+}
+
+/// Sends synthetic frames on `track` at real-time pace until `count` were sent.
+pub fn spawn_sender(track: LocalTrack, count: u32) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let codec = track.codec();
+        let period = if codec == Codec::Opus { Duration::from_millis(20) } else { Duration::from_millis(33) };
+        let mut ticker = tokio::time::interval(period);
+        for index in 0..count {
+            ticker.tick().await;
+            let sample = MediaSample::new(synthetic_frame(codec, index), period * index);
+            track.write_sample(&sample).await.expect("write sample");
+        }
+    })
+}
+
+/// Joins `room` with display name `name` on `server`.
+pub async fn join(server: &SignallingServer, room: &str, name: &str) -> (Call, CallEvents) {
+    Call::join_url(&server.url(), room, name, Default::default()).await.expect("join")
+}
