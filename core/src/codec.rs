@@ -61,7 +61,9 @@ impl Codec {
     /// Finds a codec by MIME type, ignoring case (`audio/OPUS` from GStreamer
     /// and `audio/opus` from Chromium are the same codec).
     pub fn from_mime_type(mime: &str) -> Option<Codec> {
-        Codec::ALL.into_iter().find(|codec| codec.mime_type().eq_ignore_ascii_case(mime))
+        Codec::ALL
+            .into_iter()
+            .find(|codec| codec.mime_type().eq_ignore_ascii_case(mime))
     }
 
     /// Audio or video.
@@ -96,9 +98,10 @@ impl Codec {
         let (channels, fmtp) = match self {
             Codec::Opus => (2, "minptime=10;useinbandfec=1"),
             Codec::Vp9 => (0, "profile-id=0"),
-            Codec::H264 => {
-                (0, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f")
-            }
+            Codec::H264 => (
+                0,
+                "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+            ),
             _ => (0, ""),
         };
         RTCRtpCodec {

@@ -28,7 +28,12 @@ pub struct DataChannelOptions {
 
 impl Default for DataChannelOptions {
     fn default() -> Self {
-        Self { ordered: true, max_retransmits: None, max_packet_life_time: None, protocol: String::new() }
+        Self {
+            ordered: true,
+            max_retransmits: None,
+            max_packet_life_time: None,
+            protocol: String::new(),
+        }
     }
 }
 
@@ -40,7 +45,11 @@ impl DataChannelOptions {
 
     /// Unordered with no retransmissions: lowest latency, messages may be lost.
     pub fn unreliable() -> Self {
-        Self { ordered: false, max_retransmits: Some(0), ..Self::default() }
+        Self {
+            ordered: false,
+            max_retransmits: Some(0),
+            ..Self::default()
+        }
     }
 
     pub(crate) fn to_init(&self) -> RTCDataChannelInit {
@@ -119,18 +128,21 @@ impl DataChannel {
     }
 
     async fn pump(self, tx: mpsc::Sender<DataMessage>, notify: impl Fn(ChannelNotice)) {
+        let state = self.inner.channel.ready_state().await;
+        tracing::debug!(label = %self.inner.label, ?state, "data channel pump started");
         // A channel that was already open when handed to us never reports OnOpen.
-        if matches!(self.inner.channel.ready_state().await, Ok(webrtc::data_channel::RTCDataChannelState::Open))
-            && !self.inner.open.swap(true, Ordering::SeqCst)
+        if matches!(
+            self.inner.channel.ready_state().await,
+            Ok(webrtc::data_channel::RTCDataChannelState::Open)
+        ) && !self.inner.open.swap(true, Ordering::SeqCst)
         {
             notify(ChannelNotice::Opened(self.clone()));
         }
         while let Some(event) = self.inner.channel.poll().await {
+            tracing::trace!(label = %self.inner.label, ?event, "data channel event");
             match event {
-                DataChannelEvent::OnOpen => {
-                    if !self.inner.open.swap(true, Ordering::SeqCst) {
-                        notify(ChannelNotice::Opened(self.clone()));
-                    }
+                DataChannelEvent::OnOpen if !self.inner.open.swap(true, Ordering::SeqCst) => {
+                    notify(ChannelNotice::Opened(self.clone()));
                 }
                 DataChannelEvent::OnMessage(message) => {
                     let message = if message.is_string {
@@ -169,23 +181,39 @@ impl DataChannel {
 
     /// Sends a binary message.
     pub async fn send(&self, data: &[u8]) -> Result<()> {
-        self.inner.channel.send(BytesMut::from(data)).await.map_err(map_send_error)
+        self.inner
+            .channel
+            .send(BytesMut::from(data))
+            .await
+            .map_err(map_send_error)
     }
 
     /// Sends a text message.
     pub async fn send_text(&self, text: &str) -> Result<()> {
-        self.inner.channel.send_text(text).await.map_err(map_send_error)
+        self.inner
+            .channel
+            .send_text(text)
+            .await
+            .map_err(map_send_error)
     }
 
     /// Bytes handed to `send` that the network has not yet taken (acknowledged
     /// or abandoned): the back-pressure signal.
     pub async fn buffered_amount(&self) -> Result<usize> {
-        self.inner.channel.outstanding_bytes().await.map_err(map_send_error)
+        self.inner
+            .channel
+            .outstanding_bytes()
+            .await
+            .map_err(map_send_error)
     }
 
-    /// Sets the level below which [`wait_buffered_low`](Self::wait_buffered_low) wakes.
+    /// Sets the level below which [`wait_buffered_below`](Self::wait_buffered_below) wakes.
     pub async fn set_buffered_amount_low_threshold(&self, bytes: u32) -> Result<()> {
-        self.inner.channel.set_buffered_amount_low_threshold(bytes).await.map_err(map_send_error)
+        self.inner
+            .channel
+            .set_buffered_amount_low_threshold(bytes)
+            .await
+            .map_err(map_send_error)
     }
 
     /// Waits until the buffered amount is at or below `threshold` bytes

@@ -120,9 +120,18 @@ fn state_name(state: ConnectionState) -> &'static str {
 
 pub(crate) async fn collect_member_stats(link: &crate::call::peer::PeerLink) -> MemberStats {
     let now = Instant::now();
-    let report = link.peer_connection().get_stats(now, StatsSelector::None).await;
+    let report = link
+        .peer_connection()
+        .get_stats(now, StatsSelector::None)
+        .await;
     let mut meter = link.bitrate_meter();
-    summarise(link.member().clone(), state_name(link.state()), &report, &mut meter, now)
+    summarise(
+        link.member().clone(),
+        state_name(link.state()),
+        &report,
+        &mut meter,
+        now,
+    )
 }
 
 fn summarise(
@@ -174,19 +183,30 @@ fn summarise(
             }
         })
         .collect();
-    MemberStats { member, connection_state, candidate_pair: selected_pair(report), inbound, outbound }
+    MemberStats {
+        member,
+        connection_state,
+        candidate_pair: selected_pair(report),
+        inbound,
+        outbound,
+    }
 }
 
 fn selected_pair(report: &RTCStatsReport) -> Option<CandidatePairStats> {
-    let pair = report.candidate_pairs().filter(|p| p.nominated).max_by_key(|p| p.bytes_received + p.bytes_sent)?;
+    let pair = report
+        .candidate_pairs()
+        .filter(|p| p.nominated)
+        .max_by_key(|p| p.bytes_received + p.bytes_sent)?;
     // rtc 0.21 names candidate entries `RTC{Local,Remote}IceCandidate_<id>` but pairs
     // refer to the bare `<id>`: accept both.
     let candidate_type = |prefix: &str, id: &str| {
-        let entry = report.get(id).or_else(|| report.get(&format!("{prefix}{id}")));
+        let entry = report
+            .get(id)
+            .or_else(|| report.get(&format!("{prefix}{id}")));
         match entry {
-            Some(RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)) => {
-                c.candidate_type.to_string()
-            }
+            Some(
+                RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c),
+            ) => c.candidate_type.to_string(),
             _ => "unknown".to_owned(),
         }
     };

@@ -23,7 +23,11 @@ async fn receive_frames(track: RemoteTrack, want: usize) -> (BTreeSet<u32>, usiz
         let frame = track.recv().await.expect("track ended early");
         let index = synthetic_index(codec, &frame.data)
             .unwrap_or_else(|| panic!("{codec} frame of {} bytes is corrupted", frame.data.len()));
-        assert_eq!(frame.keyframe, codec == Codec::Opus || index % 30 == 0, "keyframe flag of frame {index}");
+        assert_eq!(
+            frame.keyframe,
+            codec == Codec::Opus || index.is_multiple_of(30),
+            "keyframe flag of frame {index}"
+        );
         keyframes += usize::from(frame.keyframe && codec != Codec::Opus);
         seen.insert(index);
     }
@@ -50,7 +54,10 @@ async fn two_calls_exchange_opus_vp8_and_data() {
         _ => None,
     })
     .await;
-    let channel = alice.create_data_channel(&bob_id, "chat", DataChannelOptions::reliable()).await.unwrap();
+    let channel = alice
+        .create_data_channel(&bob_id, "chat", DataChannelOptions::reliable())
+        .await
+        .unwrap();
 
     let senders = [
         spawn_sender(alice_audio.clone(), 400),
@@ -58,44 +65,58 @@ async fn two_calls_exchange_opus_vp8_and_data() {
         spawn_sender(bob_video.clone(), 240),
     ];
 
-    // Bob receives Alice's audio and video.
-    let mut bob_tracks = Vec::new();
-    while bob_tracks.len() < 2 {
-        let track = next_matching(&mut bob_events, "alice's tracks", |e| match e {
-            CallEvent::TrackAdded(t) => Some(t.clone()),
-            _ => None,
-        })
-        .await;
-        assert_eq!(track.member(), alice.self_id());
-        bob_tracks.push(track);
+    // Bob receives Alice's audio and video, and the channel she opened (any order).
+    let (mut bob_tracks, mut bob_channel) = (Vec::new(), None);
+    while bob_tracks.len() < 2 || bob_channel.is_none() {
+        match within(30, "alice's tracks and channel at bob", bob_events.recv())
+            .await
+            .expect("events")
+        {
+            CallEvent::TrackAdded(t) => {
+                assert_eq!(t.member(), alice.self_id());
+                bob_tracks.push(t);
+            }
+            CallEvent::DataChannelOpened(dc) => bob_channel = Some(dc),
+            _ => {}
+        }
     }
+    let bob_channel = bob_channel.unwrap();
     let alice_track = next_matching(&mut alice_events, "bob's video", |e| match e {
         CallEvent::TrackAdded(t) => Some(t.clone()),
         _ => None,
     })
     .await;
     assert_eq!(alice_track.codec(), Codec::Vp8);
-
-    let bob_channel = next_matching(&mut bob_events, "data channel at bob", |e| match e {
-        CallEvent::DataChannelOpened(dc) => Some(dc.clone()),
-        _ => None,
-    })
-    .await;
     assert_eq!(bob_channel.label(), "chat");
 
     let mut receivers = Vec::new();
     for track in bob_tracks {
-        let want = if track.codec() == Codec::Opus { 100 } else { 60 };
-        receivers.push(tokio::spawn(async move { (track.codec(), receive_frames(track, want).await) }));
+        let want = if track.codec() == Codec::Opus {
+            100
+        } else {
+            60
+        };
+        receivers.push(tokio::spawn(async move {
+            (track.codec(), receive_frames(track, want).await)
+        }));
     }
-    receivers.push(tokio::spawn(async move { (Codec::Vp8, receive_frames(alice_track, 60).await) }));
+    receivers.push(tokio::spawn(async move {
+        (Codec::Vp8, receive_frames(alice_track, 60).await)
+    }));
     for receiver in receivers {
         let (codec, (frames, keyframes)) = within(60, "frames", receiver).await.unwrap();
         // Frames arrive in order with at most a loss at the start (before negotiation finished).
         let (first, last) = (*frames.first().unwrap(), *frames.last().unwrap());
-        assert!(last - first + 1 >= frames.len() as u32, "{codec}: indices unique");
+        assert!(
+            last - first + 1 >= frames.len() as u32,
+            "{codec}: indices unique"
+        );
         if codec == Codec::Vp8 {
-            assert!(keyframes >= 1, "{codec}: at least one keyframe among {} frames", frames.len());
+            assert!(
+                keyframes >= 1,
+                "{codec}: at least one keyframe among {} frames",
+                frames.len()
+            );
         }
     }
 
@@ -107,11 +128,16 @@ async fn two_calls_exchange_opus_vp8_and_data() {
     })
     .await;
     channel.send_text("hello bob").await.unwrap();
-    let payloads: Vec<Vec<u8>> = (0..200u32).map(|i| vec![(i % 251) as u8; 1000 + i as usize * 37]).collect();
+    let payloads: Vec<Vec<u8>> = (0..200u32)
+        .map(|i| vec![(i % 251) as u8; 1000 + i as usize * 37])
+        .collect();
     for p in &payloads {
         channel.send(p).await.unwrap();
     }
-    assert_eq!(within(20, "text", bob_channel.recv()).await, Some(DataMessage::Text("hello bob".into())));
+    assert_eq!(
+        within(20, "text", bob_channel.recv()).await,
+        Some(DataMessage::Text("hello bob".into()))
+    );
     for (i, p) in payloads.iter().enumerate() {
         match within(20, "binary", bob_channel.recv()).await {
             Some(DataMessage::Binary(b)) => assert_eq!(&b[..], &p[..], "message {i}"),
@@ -119,28 +145,58 @@ async fn two_calls_exchange_opus_vp8_and_data() {
         }
     }
     bob_channel.send_text("hello alice").await.unwrap();
-    assert_eq!(within(20, "reply", channel.recv()).await, Some(DataMessage::Text("hello alice".into())));
-    within(30, "buffer drained", channel.wait_buffered_below(0)).await.unwrap();
+    assert_eq!(
+        within(20, "reply", channel.recv()).await,
+        Some(DataMessage::Text("hello alice".into()))
+    );
+    within(30, "buffer drained", channel.wait_buffered_below(0))
+        .await
+        .unwrap();
 
     // Stats see the traffic.
     let stats = alice.stats().await;
-    let bob_stats = stats.members.iter().find(|m| m.member.id == bob_id).expect("bob in stats");
+    let bob_stats = stats
+        .members
+        .iter()
+        .find(|m| m.member.id == bob_id)
+        .expect("bob in stats");
     assert_eq!(bob_stats.connection_state, "connected");
-    assert!(bob_stats.outbound.iter().map(|s| s.bytes).sum::<u64>() > 50_000, "{bob_stats:?}");
-    assert!(bob_stats.inbound.iter().map(|s| s.bytes).sum::<u64>() > 50_000, "{bob_stats:?}");
-    assert_eq!(bob_stats.candidate_pair.as_ref().map(|p| p.local_type.as_str()), Some("host"));
-    assert_eq!(alice.connection_state(&bob_id).await, Some(ConnectionState::Connected));
+    assert!(
+        bob_stats.outbound.iter().map(|s| s.bytes).sum::<u64>() > 50_000,
+        "{bob_stats:?}"
+    );
+    assert!(
+        bob_stats.inbound.iter().map(|s| s.bytes).sum::<u64>() > 50_000,
+        "{bob_stats:?}"
+    );
+    assert_eq!(
+        bob_stats
+            .candidate_pair
+            .as_ref()
+            .map(|p| p.local_type.as_str()),
+        Some("host")
+    );
+    assert_eq!(
+        alice.connection_state(&bob_id).await,
+        Some(ConnectionState::Connected)
+    );
 
     for s in senders {
         s.abort();
     }
     // Leaving is seen by the other side and ends its tracks.
     bob.leave().await.unwrap();
-    next_matching(&mut alice_events, "bob left", |e| matches!(e, CallEvent::MemberLeft(m) if m.id == bob_id).then_some(())).await;
+    next_matching(&mut alice_events, "bob left", |e| {
+        matches!(e, CallEvent::MemberLeft(m) if m.id == bob_id).then_some(())
+    })
+    .await;
     assert!(alice.members().await.is_empty());
     alice.leave().await.unwrap();
     alice.leave().await.unwrap(); // idempotent
-    assert!(alice.add_track(&alice_video).await.is_err(), "a left call refuses new tracks");
+    assert!(
+        alice.add_track(&alice_video).await.is_err(),
+        "a left call refuses new tracks"
+    );
     server.shutdown().await;
 }
 
@@ -157,12 +213,24 @@ async fn track_added_mid_call_renegotiates_and_removal_ends_it() {
     })
     .await;
     // First a data channel only, then a video track: the second needs a new offer.
-    let channel = alice.create_data_channel(&bob_id, "ctl", DataChannelOptions::unreliable()).await.unwrap();
-    next_matching(&mut bob_events, "channel", |e| matches!(e, CallEvent::DataChannelOpened(_)).then_some(())).await;
-    assert!(channel.is_open() || within(10, "open", async {
-        while !channel.is_open() { tokio::time::sleep(Duration::from_millis(20)).await; }
-        true
-    }).await);
+    let channel = alice
+        .create_data_channel(&bob_id, "ctl", DataChannelOptions::unreliable())
+        .await
+        .unwrap();
+    next_matching(&mut bob_events, "channel", |e| {
+        matches!(e, CallEvent::DataChannelOpened(_)).then_some(())
+    })
+    .await;
+    assert!(
+        channel.is_open()
+            || within(10, "open", async {
+                while !channel.is_open() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                true
+            })
+            .await
+    );
 
     let video = LocalTrack::new(Codec::Vp8, "late-cam", "alice").unwrap();
     alice.add_track(&video).await.unwrap();

@@ -683,6 +683,7 @@ async fn flood_is_limited_then_closed_while_other_rooms_work() {
     }
     stop.store(true, Ordering::SeqCst);
     let _ = timeout(WAIT, sender).await;
+    drop(stream);
     assert!(
         saw_limited,
         "no non-fatal rate-limited error before the fatal one"
@@ -692,6 +693,7 @@ async fn flood_is_limited_then_closed_while_other_rooms_work() {
 
     // Phase 4: after the flood the calm room still works.
     exchange(&mut b1, &b1_id, &mut b2, &b2_id, 2).await;
+    drop((b1, b2));
     server.shutdown().await;
 }
 
@@ -1178,4 +1180,69 @@ async fn server_program_runs_and_stops_on_sigterm() {
         .unwrap()
         .unwrap();
     assert!(exit.success(), "{exit:?}");
+}
+
+/// A one-connection fake server: welcomes the join, then hands the socket to `then`.
+async fn fake_server<F, Fut>(then: F) -> (String, tokio::task::JoinHandle<()>)
+where
+    F: FnOnce(WebSocketStream<TcpStream>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => {
+                assert!(text.as_str().contains(r#""type":"join""#), "{text}")
+            }
+            other => panic!("expected join, got {other:?}"),
+        }
+        let welcome = json!({"type": "welcome", "version": 1, "id": "aaaaaaaaaaaa", "room": "r", "members": []});
+        ws.send(Message::text(welcome.to_string())).await.unwrap();
+        then(ws).await;
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn ws_signaller_sends_application_pings() {
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+    let (url, server) = fake_server(|mut ws| async move {
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Text(text) = message {
+                let value: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                if value["type"] == "ping" {
+                    let _ = seen_tx.send(value);
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    let signaller = WsSignaller::new(url).with_ping_interval(Duration::from_millis(50));
+    let _joined = signaller.join(join_request("r", "me", None)).await.unwrap();
+    let ping = timeout(WAIT, seen_rx).await.expect("no ping").unwrap();
+    assert!(ping["id"].is_u64(), "{ping}");
+    timeout(WAIT, server).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn ws_signaller_reports_a_silent_server_as_closed() {
+    let (url, server) = fake_server(|ws| async move {
+        // Keep the connection open but say nothing (and do not even read).
+        tokio::time::sleep(WAIT * 2).await;
+        drop(ws);
+    })
+    .await;
+    let signaller = WsSignaller::new(url)
+        .with_ping_interval(Duration::from_secs(3600))
+        .with_idle_timeout(Duration::from_millis(300));
+    let mut joined = signaller.join(join_request("r", "me", None)).await.unwrap();
+    match next_event(&mut joined.events).await {
+        SignalEvent::Closed(Some(reason)) => assert!(reason.contains("no message"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    server.abort();
 }

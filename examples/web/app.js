@@ -247,7 +247,7 @@
       case 'welcome': {
         app.signalling = 'joined';
         app.selfId = msg.id;
-        setStatus(`Joined room “${msg.room}” as ${app.name} (id ${msg.id}); sending ${app.media === "none" ? "nothing (receive-only)" : app.media}.`, "ok");
+        setStatus(`Joined room “${msg.room}” as ${app.name} (id ${msg.id}); sending ${app.media === 'none' ? 'nothing (receive-only)' : app.media}.`, 'ok');
         addChatLine({ text: `joined room ${msg.room}` }, true);
         updateControls();
         for (const m of msg.members || []) addMember(m);
@@ -267,13 +267,13 @@
       }
       case 'offer':
       case 'answer': {
-        const peer = peerFor(msg.from);
+        const peer = peerFor(msg.from, msg.type === 'offer');
         if (!peer) break;
         enqueue(peer, () => onRemoteDescription(peer, { type: msg.type, sdp: msg.sdp }));
         break;
       }
       case 'candidate': {
-        const peer = peerFor(msg.from);
+        const peer = peerFor(msg.from, false);
         if (!peer) break;
         enqueue(peer, () => onRemoteCandidate(peer, msg.candidate));
         break;
@@ -310,11 +310,15 @@
     }
   }
 
-  /** The peer for a message sender, created on demand (offer before member-joined). */
-  function peerFor(id) {
+  /**
+   * The peer a message came from. An offer from a member we have no
+   * connection for creates one; stray answers and candidates (e.g. from a
+   * member that just left) are dropped.
+   */
+  function peerFor(id, create) {
     if (app.signalling !== 'joined' || !id || id === app.selfId) return null;
     const peer = app.peers.get(id);
-    if (peer) return peer;
+    if (peer || !create) return peer || null;
     const name = app.members.get(id)?.name ?? id;
     return createPeer(id, name);
   }

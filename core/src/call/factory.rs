@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use rtc::ice::mdns::MulticastDnsMode;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpHeaderExtensionCapability, RtpCodecKind};
+use rtc::sdp::extmap::SDES_MID_URI;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceServer, Registry, SettingEngineBuilder,
@@ -22,6 +24,15 @@ pub(crate) async fn build_peer_connection(
     let mut media_engine = MediaEngine::default();
     media_engine.register_default_codecs()?;
     let registry = register_default_interceptors(Registry::new(), &mut media_engine)?;
+    // The defaults announce the MID header extension for video only; peers that
+    // send no SSRCs in their SDP (GStreamer webrtcbin) need it to route audio too.
+    media_engine.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: SDES_MID_URI.to_owned(),
+        },
+        RtpCodecKind::Audio,
+        None,
+    )?;
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_include_loopback_candidate(options.include_loopback)
@@ -35,7 +46,9 @@ pub(crate) async fn build_peer_connection(
             credential: server.credential.clone(),
         })
         .collect();
-    let configuration = RTCConfigurationBuilder::new().with_ice_servers(ice_servers).build();
+    let configuration = RTCConfigurationBuilder::new()
+        .with_ice_servers(ice_servers)
+        .build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(configuration)
         .with_media_engine(media_engine)

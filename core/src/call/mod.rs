@@ -1,6 +1,7 @@
 //! [`Call`]: membership of one room, with a peer connection to every other
 //! member (mesh).
 
+mod dtls_role;
 mod event;
 mod factory;
 mod negotiation;
@@ -117,7 +118,13 @@ impl Call {
 
     /// The other members currently in the room.
     pub async fn members(&self) -> Vec<MemberInfo> {
-        self.inner.links.lock().await.values().map(|l| l.member().clone()).collect()
+        self.inner
+            .links
+            .lock()
+            .await
+            .values()
+            .map(|l| l.member().clone())
+            .collect()
     }
 
     /// Connection state with `member`.
@@ -143,7 +150,10 @@ impl Call {
         {
             let mut tracks = lock(&self.inner.tracks);
             if tracks.iter().any(|t| t.same_as(track)) {
-                return Err(Error::InvalidArgument(format!("track {} already added", track.id())));
+                return Err(Error::InvalidArgument(format!(
+                    "track {} already added",
+                    track.id()
+                )));
             }
             tracks.push(track.clone());
         }
@@ -163,7 +173,10 @@ impl Call {
             before != tracks.len()
         };
         if !removed {
-            return Err(Error::InvalidArgument(format!("track {} is not in the call", track.id())));
+            return Err(Error::InvalidArgument(format!(
+                "track {} is not in the call",
+                track.id()
+            )));
         }
         for link in self.links().await {
             link.detach_track(track).await?;
@@ -197,7 +210,11 @@ impl Call {
         for link in self.links().await {
             members.push(collect_member_stats(&link).await);
         }
-        CallStats { room: self.inner.room.clone(), self_id: self.self_id().clone(), members }
+        CallStats {
+            room: self.inner.room.clone(),
+            self_id: self.self_id().clone(),
+            members,
+        }
     }
 
     /// Leaves the room: closes every peer connection (releasing its sockets and
@@ -209,7 +226,14 @@ impl Call {
         if let Some(task) = lock(&self.inner.signalling_task).take() {
             task.abort();
         }
-        let links: Vec<_> = self.inner.links.lock().await.drain().map(|(_, l)| l).collect();
+        let links: Vec<_> = self
+            .inner
+            .links
+            .lock()
+            .await
+            .drain()
+            .map(|(_, l)| l)
+            .collect();
         for link in links {
             link.close().await;
         }
@@ -233,7 +257,12 @@ impl Call {
         let tracks = lock(&self.inner.tracks).clone();
         match PeerLink::start(self.inner.ctx.clone(), member.clone(), &tracks).await {
             Ok(link) => {
-                let old = self.inner.links.lock().await.insert(member.id.clone(), link.clone());
+                let old = self
+                    .inner
+                    .links
+                    .lock()
+                    .await
+                    .insert(member.id.clone(), link.clone());
                 if let Some(old) = old {
                     old.close().await;
                 }
@@ -254,7 +283,9 @@ impl Call {
         let link = self.inner.links.lock().await.remove(id);
         if let Some(link) = link {
             link.close().await;
-            self.inner.ctx.emit(CallEvent::MemberLeft(link.member().clone()));
+            self.inner
+                .ctx
+                .emit(CallEvent::MemberLeft(link.member().clone()));
         }
     }
 }
@@ -276,7 +307,10 @@ async fn signalling_loop(call: std::sync::Weak<Inner>, mut events: mpsc::Receive
                 }
             }
             SignalEvent::Error(message) => {
-                call.inner.ctx.emit(CallEvent::Error { member: None, message });
+                call.inner.ctx.emit(CallEvent::Error {
+                    member: None,
+                    message,
+                });
             }
             SignalEvent::Closed(reason) => {
                 call.inner.ctx.emit(CallEvent::SignallingClosed(reason));

@@ -30,7 +30,12 @@ pub(crate) struct Negotiator {
 impl Negotiator {
     /// A negotiator for our side of a pair; `polite` from [`is_polite`].
     pub(crate) fn new(polite: bool) -> Self {
-        Self { polite, offer_in_flight: false, wants_offer: false, ignoring_offer: false }
+        Self {
+            polite,
+            offer_in_flight: false,
+            wants_offer: false,
+            ignoring_offer: false,
+        }
     }
 
     /// Local changes (tracks, channels, ICE restart) need an offer.
@@ -66,7 +71,9 @@ impl Negotiator {
             self.offer_in_flight = false;
             self.wants_offer = true;
         }
-        OfferDecision::Accept { rollback: collision }
+        OfferDecision::Accept {
+            rollback: collision,
+        }
     }
 
     /// An answer arrived; true if it answers our pending offer and must be applied.
@@ -109,12 +116,18 @@ mod tests {
         // Both offers cross on the wire.
         assert_eq!(impolite.remote_offer(), OfferDecision::Ignore);
         assert!(impolite.ignoring_offer());
-        assert_eq!(polite.remote_offer(), OfferDecision::Accept { rollback: true });
+        assert_eq!(
+            polite.remote_offer(),
+            OfferDecision::Accept { rollback: true }
+        );
         // The polite side answers, then must offer again for its own changes.
         assert!(impolite.remote_answer());
         assert!(polite.should_offer());
         polite.offer_sent();
-        assert_eq!(impolite.remote_offer(), OfferDecision::Accept { rollback: false });
+        assert_eq!(
+            impolite.remote_offer(),
+            OfferDecision::Accept { rollback: false }
+        );
         assert!(polite.remote_answer());
         assert!(!polite.should_offer() && !impolite.should_offer());
     }

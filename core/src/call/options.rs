@@ -17,12 +17,24 @@ pub struct IceServer {
 impl IceServer {
     /// A STUN server.
     pub fn stun(url: impl Into<String>) -> Self {
-        Self { urls: vec![url.into()], username: String::new(), credential: String::new() }
+        Self {
+            urls: vec![url.into()],
+            username: String::new(),
+            credential: String::new(),
+        }
     }
 
     /// A TURN server (UDP) with credentials.
-    pub fn turn(url: impl Into<String>, username: impl Into<String>, credential: impl Into<String>) -> Self {
-        Self { urls: vec![url.into()], username: username.into(), credential: credential.into() }
+    pub fn turn(
+        url: impl Into<String>,
+        username: impl Into<String>,
+        credential: impl Into<String>,
+    ) -> Self {
+        Self {
+            urls: vec![url.into()],
+            username: username.into(),
+            credential: credential.into(),
+        }
     }
 }
 

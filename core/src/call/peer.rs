@@ -4,17 +4,18 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use webrtc::data_channel::DataChannel as RtcDataChannel;
 use webrtc::media_stream::track_local::TrackLocal;
-use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
     RTCPeerConnectionState, RTCSessionDescription,
 };
 
+use super::dtls_role::{SetupRole, declared_role, force_role, role_from_remote_answer};
 use super::event::{CallEvent, ConnectionState};
 use super::factory::build_peer_connection;
 use super::negotiation::{Negotiator, OfferDecision, is_polite};
@@ -23,8 +24,8 @@ use crate::data_channel::{ChannelNotice, DataChannel, DataChannelOptions};
 use crate::error::{Error, Result};
 use crate::media::local_track::lock;
 use crate::media::{LocalTrack, RemoteTrack};
-use crate::stats::BitrateMeter;
 use crate::signalling::{IceCandidate, MemberId, MemberInfo, PeerMessage, Signaller};
+use crate::stats::BitrateMeter;
 
 /// What every link of a call shares.
 pub(crate) struct LinkContext {
@@ -86,7 +87,9 @@ impl PeerLink {
             data_channels: Mutex::new(Vec::new()),
             attached: Mutex::new(Vec::new()),
         });
-        let handler = Arc::new(LinkHandler { shared: shared.clone() });
+        let handler = Arc::new(LinkHandler {
+            shared: shared.clone(),
+        });
         let pc = build_peer_connection(&ctx.options, handler).await?;
         let task = tokio::spawn(run(shared.clone(), pc.clone(), command_rx));
         let link = Arc::new(PeerLink {
@@ -140,7 +143,10 @@ impl PeerLink {
     /// Adds a local track to this connection and renegotiates.
     pub(crate) async fn attach_track(&self, track: &LocalTrack) -> Result<()> {
         let (rtp, ssrc) = track.make_binding_track();
-        let sender = self.pc.add_track(rtp.clone() as Arc<dyn TrackLocal>).await?;
+        let sender = self
+            .pc
+            .add_track(rtp.clone() as Arc<dyn TrackLocal>)
+            .await?;
         track.bind(&self.shared.member.id, rtp, sender, ssrc);
         lock(&self.shared.attached).push(track.clone());
         let _ = self.shared.commands.send(Command::Negotiate);
@@ -163,7 +169,10 @@ impl PeerLink {
         label: &str,
         options: &DataChannelOptions,
     ) -> Result<DataChannel> {
-        let channel = self.pc.create_data_channel(label, Some(options.to_init())).await?;
+        let channel = self
+            .pc
+            .create_data_channel(label, Some(options.to_init()))
+            .await?;
         let dc = start_channel(&self.shared, channel).await;
         if !self.has_data_channel.swap(true, Ordering::SeqCst) {
             // The first channel adds the SCTP m-line; later ones reuse the association.
@@ -188,18 +197,22 @@ impl PeerLink {
 async fn start_channel(shared: &Arc<Shared>, channel: Arc<dyn RtcDataChannel>) -> DataChannel {
     let ctx = shared.ctx.clone();
     let weak = Arc::downgrade(shared);
-    let dc = DataChannel::start(shared.member.id.clone(), channel, move |notice| match notice {
-        ChannelNotice::Opened(dc) => ctx.emit(CallEvent::DataChannelOpened(dc)),
-        ChannelNotice::Closed(dc) => {
-            if let Some(shared) = weak.upgrade() {
-                lock(&shared.data_channels).retain(|c| c.label() != dc.label() || c.is_open());
+    let dc = DataChannel::start(
+        shared.member.id.clone(),
+        channel,
+        move |notice| match notice {
+            ChannelNotice::Opened(dc) => ctx.emit(CallEvent::DataChannelOpened(dc)),
+            ChannelNotice::Closed(dc) => {
+                if let Some(shared) = weak.upgrade() {
+                    lock(&shared.data_channels).retain(|c| c.label() != dc.label() || c.is_open());
+                }
+                ctx.emit(CallEvent::DataChannelClosed {
+                    member: dc.member().clone(),
+                    label: dc.label().to_owned(),
+                });
             }
-            ctx.emit(CallEvent::DataChannelClosed {
-                member: dc.member().clone(),
-                label: dc.label().to_owned(),
-            });
-        }
-    })
+        },
+    )
     .await;
     lock(&shared.data_channels).push(dc.clone());
     dc
@@ -216,6 +229,7 @@ async fn run(
         negotiator: Negotiator::new(shared.polite),
         pending_candidates: Vec::new(),
         remote_description_set: false,
+        dtls_role: None,
         shared,
         pc,
     };
@@ -223,7 +237,10 @@ async fn run(
         if let Err(err) = negotiation.handle(command).await {
             let member = negotiation.shared.member.id.clone();
             tracing::warn!(%member, %err, "negotiation step failed");
-            negotiation.shared.ctx.emit(CallEvent::Error { member: Some(member), message: err.to_string() });
+            negotiation.shared.ctx.emit(CallEvent::Error {
+                member: Some(member),
+                message: err.to_string(),
+            });
         }
     }
 }
@@ -232,6 +249,8 @@ struct Negotiation {
     negotiator: Negotiator,
     pending_candidates: Vec<RTCIceCandidateInit>,
     remote_description_set: bool,
+    /// Our DTLS role once the first exchange settled it (see `dtls_role`).
+    dtls_role: Option<SetupRole>,
     shared: Arc<Shared>,
     pc: Arc<dyn PeerConnection>,
 }
@@ -247,7 +266,9 @@ impl Negotiation {
             }
             Command::Remote(PeerMessage::Offer(sdp)) => self.on_offer(sdp).await?,
             Command::Remote(PeerMessage::Answer(sdp)) => self.on_answer(sdp).await?,
-            Command::Remote(PeerMessage::Candidate(candidate)) => self.on_candidate(candidate).await,
+            Command::Remote(PeerMessage::Candidate(candidate)) => {
+                self.on_candidate(candidate).await
+            }
         }
         if self.negotiator.should_offer() {
             self.make_offer().await?;
@@ -277,14 +298,20 @@ impl Negotiation {
         };
         if rollback {
             tracing::debug!(member = %self.shared.member.id, "glare: rolling back our offer");
-            self.pc.set_local_description(RTCSessionDescription::rollback(None)?).await?;
+            self.pc
+                .set_local_description(RTCSessionDescription::rollback(None)?)
+                .await?;
         }
         let offer = RTCSessionDescription::offer(sdp)
             .map_err(|e| Error::InvalidArgument(format!("invalid remote offer: {e}")))?;
         self.pc.set_remote_description(offer).await?;
         self.remote_description_set = true;
         self.flush_candidates().await;
-        let answer = self.pc.create_answer(None).await?;
+        let mut answer = self.pc.create_answer(None).await?;
+        match self.dtls_role {
+            Some(role) => answer = RTCSessionDescription::answer(force_role(&answer.sdp, role))?,
+            None => self.dtls_role = declared_role(&answer.sdp),
+        }
         self.pc.set_local_description(answer).await?;
         let sdp = self.local_sdp().await?;
         self.send(PeerMessage::Answer(sdp)).await?;
@@ -296,6 +323,9 @@ impl Negotiation {
         if !self.negotiator.remote_answer() {
             tracing::debug!(member = %self.shared.member.id, "ignoring answer to no pending offer");
             return Ok(());
+        }
+        if self.dtls_role.is_none() {
+            self.dtls_role = role_from_remote_answer(&sdp);
         }
         let answer = RTCSessionDescription::answer(sdp)
             .map_err(|e| Error::InvalidArgument(format!("invalid remote answer: {e}")))?;
@@ -347,7 +377,9 @@ impl Negotiation {
         }
         let mut receiving = Vec::new();
         for transceiver in self.pc.get_transceivers().await {
-            let Ok(direction) = transceiver.current_direction().await else { continue };
+            let Ok(direction) = transceiver.current_direction().await else {
+                continue;
+            };
             let receives = matches!(
                 direction,
                 RTCRtpTransceiverDirection::Sendrecv | RTCRtpTransceiverDirection::Recvonly
@@ -376,7 +408,11 @@ impl Negotiation {
     }
 
     async fn send(&self, message: PeerMessage) -> Result<()> {
-        self.shared.ctx.signaller.send(&self.shared.member.id, message).await
+        self.shared
+            .ctx
+            .signaller
+            .send(&self.shared.member.id, message)
+            .await
     }
 }
 
@@ -404,7 +440,13 @@ impl PeerConnectionEventHandler for LinkHandler {
             username_fragment: init.username_fragment,
         };
         let member = &self.shared.member.id;
-        if let Err(err) = self.shared.ctx.signaller.send(member, PeerMessage::Candidate(candidate)).await {
+        if let Err(err) = self
+            .shared
+            .ctx
+            .signaller
+            .send(member, PeerMessage::Candidate(candidate))
+            .await
+        {
             tracing::debug!(%member, %err, "could not send candidate");
         }
     }
@@ -426,7 +468,9 @@ impl PeerConnectionEventHandler for LinkHandler {
         }
         let member = self.shared.member.id.clone();
         tracing::info!(%member, ?state, "connection state");
-        self.shared.ctx.emit(CallEvent::ConnectionStateChanged { member, state });
+        self.shared
+            .ctx
+            .emit(CallEvent::ConnectionStateChanged { member, state });
         if state == ConnectionState::Failed && !self.shared.polite {
             // The impolite side restarts; the polite side answers the restart offer.
             let commands = self.shared.commands.clone();
@@ -459,12 +503,16 @@ impl PeerConnectionEventHandler for LinkHandler {
                     lock(&shared.remote_tracks).push(remote.clone());
                     shared.ctx.emit(CallEvent::TrackAdded(remote));
                 }
-                Err(message) => shared.ctx.emit(CallEvent::Error { member: Some(member), message }),
+                Err(message) => shared.ctx.emit(CallEvent::Error {
+                    member: Some(member),
+                    message,
+                }),
             }
         });
     }
 
     async fn on_data_channel(&self, channel: Arc<dyn RtcDataChannel>) {
+        tracing::debug!(member = %self.shared.member.id, id = ?channel.id(), "remote data channel");
         let shared = self.shared.clone();
         tokio::spawn(async move {
             start_channel(&shared, channel).await;

@@ -20,7 +20,10 @@ pub struct MediaSample {
 impl MediaSample {
     /// A sample with the given data and presentation time.
     pub fn new(data: impl Into<Bytes>, timestamp: Duration) -> Self {
-        Self { data: data.into(), timestamp }
+        Self {
+            data: data.into(),
+            timestamp,
+        }
     }
 }
 

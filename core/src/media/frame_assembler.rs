@@ -136,7 +136,9 @@ impl FrameAssembler {
 
     fn drain(&mut self) {
         while let Some(next) = self.next {
-            let Some(packet) = self.buffer.remove(&next) else { break };
+            let Some(packet) = self.buffer.remove(&next) else {
+                break;
+            };
             self.next = Some(next + 1);
             self.process(packet);
         }
@@ -166,7 +168,11 @@ impl FrameAssembler {
             return; // padding
         }
         let timestamp = packet.header.timestamp;
-        if self.current.as_ref().is_some_and(|f| f.rtp_timestamp != timestamp) {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|f| f.rtp_timestamp != timestamp)
+        {
             self.finish_frame();
         }
         if self.current.is_none() {
@@ -175,7 +181,10 @@ impl FrameAssembler {
                 self.discontinuity = true;
                 return;
             }
-            self.current = Some(PartialFrame { rtp_timestamp: timestamp, data: BytesMut::new() });
+            self.current = Some(PartialFrame {
+                rtp_timestamp: timestamp,
+                data: BytesMut::new(),
+            });
         }
         match self.depacketizer.depacketize(&payload) {
             Ok(piece) => {
@@ -191,7 +200,9 @@ impl FrameAssembler {
         }
         let ends_frame = match self.codec.kind() {
             MediaKind::Audio => true,
-            MediaKind::Video => self.depacketizer.is_partition_tail(packet.header.marker, &payload),
+            MediaKind::Video => self
+                .depacketizer
+                .is_partition_tail(packet.header.marker, &payload),
         };
         if ends_frame {
             self.finish_frame();
@@ -199,7 +210,9 @@ impl FrameAssembler {
     }
 
     fn finish_frame(&mut self) {
-        let Some(frame) = self.current.take() else { return };
+        let Some(frame) = self.current.take() else {
+            return;
+        };
         if frame.data.is_empty() {
             return;
         }
@@ -228,8 +241,11 @@ impl FrameAssembler {
             }
         }
         self.last_timestamp = rtp_timestamp;
-        let ticks = (self.timestamp_base + u64::from(rtp_timestamp)).saturating_sub(u64::from(first));
-        Duration::from_nanos(ticks.saturating_mul(1_000_000_000) / u64::from(self.codec.clock_rate()))
+        let ticks =
+            (self.timestamp_base + u64::from(rtp_timestamp)).saturating_sub(u64::from(first));
+        Duration::from_nanos(
+            ticks.saturating_mul(1_000_000_000) / u64::from(self.codec.clock_rate()),
+        )
     }
 }
 
@@ -264,13 +280,13 @@ mod tests {
         let mut a = FrameAssembler::new(Codec::Vp8, 16);
         a.push(vp8_packet(10, 0, true, false, &[0x00, 1, 2]));
         a.push(vp8_packet(12, 3000, true, true, &[0x01, 9, 9]));
-        a.push(vp8_packet(11, 0, false, true, &[3, 4]));
+        a.push(vp8_packet(11, 0, false, true, &[3, 4, 5]));
         let out = frames(&mut a);
         assert_eq!(out.len(), 2);
-        assert_eq!(&out[0].data[..], &[0x00, 1, 2, 3, 4]);
+        assert_eq!(&out[0].data[..], &[0x00, 1, 2, 3, 4, 5]);
         assert!(out[0].keyframe);
         assert!(!out[1].keyframe);
-        assert_eq!(out[1].timestamp, Duration::from_millis(33) + Duration::from_micros(333));
+        assert_eq!(out[1].timestamp, Duration::from_nanos(33_333_333));
         assert!(!out[1].discontinuity);
     }
 

@@ -16,7 +16,9 @@ pub fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
 /// VP9 uncompressed header: frame_marker(2) profile(2, +1 reserved when 3)
 /// show_existing_frame(1) frame_type(1, 0 = key).
 fn vp9_is_keyframe(frame: &[u8]) -> bool {
-    let Some(&b) = frame.first() else { return false };
+    let Some(&b) = frame.first() else {
+        return false;
+    };
     if b >> 6 != 0b10 {
         return false;
     }
@@ -56,7 +58,9 @@ fn av1_obu_types(stream: &[u8]) -> impl Iterator<Item = u8> + '_ {
         pos += 1 + usize::from(has_extension);
         if has_size {
             let (size, len) = read_leb128(stream.get(pos..)?)?;
-            pos = pos.checked_add(len)?.checked_add(usize::try_from(size).ok()?)?;
+            pos = pos
+                .checked_add(len)?
+                .checked_add(usize::try_from(size).ok()?)?;
         } else {
             pos = stream.len();
         }
@@ -81,7 +85,10 @@ mod tests {
 
     #[test]
     fn vp8_keyframe_bit() {
-        assert!(is_keyframe(Codec::Vp8, &[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a]));
+        assert!(is_keyframe(
+            Codec::Vp8,
+            &[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a]
+        ));
         assert!(!is_keyframe(Codec::Vp8, &[0x11, 0x02, 0x00]));
         assert!(!is_keyframe(Codec::Vp8, &[]));
     }

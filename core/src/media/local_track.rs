@@ -114,7 +114,10 @@ impl LocalTrack {
 
     /// Samples and bytes written so far.
     pub fn written(&self) -> (u64, u64) {
-        (self.inner.samples.load(Ordering::Relaxed), self.inner.bytes.load(Ordering::Relaxed))
+        (
+            self.inner.samples.load(Ordering::Relaxed),
+            self.inner.bytes.load(Ordering::Relaxed),
+        )
     }
 
     /// Number of members this track is currently sent to (negotiated or not).
@@ -138,7 +141,9 @@ impl LocalTrack {
             return Ok(());
         }
         self.inner.samples.fetch_add(1, Ordering::Relaxed);
-        self.inner.bytes.fetch_add(sample.data.len() as u64, Ordering::Relaxed);
+        self.inner
+            .bytes
+            .fetch_add(sample.data.len() as u64, Ordering::Relaxed);
         let rtp_time = rtp_timestamp(sample.timestamp, self.inner.codec.clock_rate());
         for target in self.reserve(chunks.len(), rtp_time) {
             self.send_packets(&target, &chunks).await;
@@ -202,7 +207,10 @@ impl LocalTrack {
             self.inner.id.clone(),
             self.inner.codec.kind().to_rtc(),
             vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
                 codec: self.inner.codec.rtp_codec(),
                 ..Default::default()
             }],
@@ -241,7 +249,10 @@ impl LocalTrack {
     pub(crate) async fn refresh_payload_type(&self, member: &MemberId) {
         let sender = {
             let bindings = lock(&self.inner.bindings);
-            bindings.iter().find(|b| &b.member == member).map(|b| b.sender.clone())
+            bindings
+                .iter()
+                .find(|b| &b.member == member)
+                .map(|b| b.sender.clone())
         };
         let Some(sender) = sender else { return };
         let payload_type = match sender.get_parameters().await {
@@ -249,7 +260,11 @@ impl LocalTrack {
                 .rtp_parameters
                 .codecs
                 .iter()
-                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(self.inner.codec.mime_type()))
+                .find(|c| {
+                    c.rtp_codec
+                        .mime_type
+                        .eq_ignore_ascii_case(self.inner.codec.mime_type())
+                })
                 .map(|c| c.payload_type),
             Err(err) => {
                 tracing::debug!(%err, "sender parameters unavailable");
@@ -283,7 +298,9 @@ fn rtp_timestamp(time: std::time::Duration, clock_rate: u32) -> u32 {
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -300,7 +317,9 @@ mod tests {
     #[tokio::test]
     async fn rejects_empty_samples() {
         let track = LocalTrack::new(Codec::Vp8, "v", "s").unwrap();
-        let err = track.write_sample(&MediaSample::new(Bytes::new(), Duration::ZERO)).await;
+        let err = track
+            .write_sample(&MediaSample::new(Bytes::new(), Duration::ZERO))
+            .await;
         assert!(matches!(err, Err(Error::InvalidArgument(_))));
     }
 }

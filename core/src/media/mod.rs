@@ -1,12 +1,14 @@
 //! Encoded media in and out of calls: local tracks that send samples, remote
 //! tracks that deliver frames reassembled from RTP.
 
+pub mod clip;
 pub mod frame;
 pub mod frame_assembler;
 pub mod keyframe;
 pub mod local_track;
 pub mod remote_track;
 
+pub use clip::Clip;
 pub use frame::{EncodedFrame, MediaSample};
 pub use frame_assembler::{AssemblerStats, FrameAssembler};
 pub use local_track::LocalTrack;

@@ -57,8 +57,13 @@ impl RemoteTrack {
         on_end: impl FnOnce(RemoteTrack) + Send + 'static,
     ) -> std::result::Result<RemoteTrack, String> {
         let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
-        let mime = track.codec(ssrc).await.map(|c| c.mime_type).unwrap_or_default();
-        let codec = Codec::from_mime_type(&mime).ok_or_else(|| format!("unsupported codec {mime:?}"))?;
+        let mime = track
+            .codec(ssrc)
+            .await
+            .map(|c| c.mime_type)
+            .unwrap_or_default();
+        let codec =
+            Codec::from_mime_type(&mime).ok_or_else(|| format!("unsupported codec {mime:?}"))?;
         let (tx, rx) = mpsc::channel(FRAME_QUEUE);
         let remote = RemoteTrack {
             inner: Arc::new(Inner {
@@ -156,9 +161,18 @@ impl RemoteTrack {
     /// Asks the sender for a keyframe (RTCP PLI). Video only.
     pub async fn request_keyframe(&self) -> Result<()> {
         if self.kind() != MediaKind::Video {
-            return Err(Error::InvalidArgument("keyframes exist only for video tracks".into()));
+            return Err(Error::InvalidArgument(
+                "keyframes exist only for video tracks".into(),
+            ));
         }
-        let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: self.inner.ssrc };
-        self.inner.track.write_rtcp(vec![Box::new(pli)]).await.map_err(Error::WebRtc)
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: self.inner.ssrc,
+        };
+        self.inner
+            .track
+            .write_rtcp(vec![Box::new(pli)])
+            .await
+            .map_err(Error::WebRtc)
     }
 }

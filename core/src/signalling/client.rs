@@ -110,6 +110,7 @@ impl WsSignaller {
     }
 
     /// Sets the interval of the application-level `ping` messages.
+    #[must_use]
     pub fn with_ping_interval(mut self, interval: Duration) -> Self {
         self.ping_interval = interval.max(Duration::from_millis(1));
         self
@@ -117,12 +118,14 @@ impl WsSignaller {
 
     /// Sets how long the server may stay silent before the session is
     /// considered lost ([`SignalEvent::Closed`]).
+    #[must_use]
     pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
         self.idle_timeout = idle.max(Duration::from_millis(1));
         self
     }
 
     /// Sets the time allowed to connect and be welcomed, and to leave.
+    #[must_use]
     pub fn with_timeout(mut self, limit: Duration) -> Self {
         self.timeout = limit;
         self

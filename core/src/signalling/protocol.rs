@@ -31,7 +31,11 @@ pub struct IceCandidate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
     /// Index of the m-line the candidate belongs to.
-    #[serde(default, rename = "sdpMLineIndex", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sdpMLineIndex",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sdp_mline_index: Option<u16>,
     /// ICE username fragment of the generation the candidate belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,14 +215,18 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// Names of every client message type, used to tell `unknown-type` from `invalid-message`.
-pub const CLIENT_MESSAGE_TYPES: &[&str] = &["join", "offer", "answer", "candidate", "ping", "leave"];
+pub const CLIENT_MESSAGE_TYPES: &[&str] =
+    &["join", "offer", "answer", "candidate", "ping", "leave"];
 
 /// Parses one client text frame, classifying failures by [`ErrorCode`].
 pub fn parse_client_message(text: &str) -> Result<ClientMessage, (ErrorCode, String)> {
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| (ErrorCode::MalformedJson, format!("not valid JSON: {e}")))?;
     let Some(object) = value.as_object() else {
-        return Err((ErrorCode::MalformedJson, "a message must be a JSON object".into()));
+        return Err((
+            ErrorCode::MalformedJson,
+            "a message must be a JSON object".into(),
+        ));
     };
     let kind = match object.get("type") {
         Some(serde_json::Value::String(kind)) => kind.clone(),
@@ -226,10 +234,17 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, (ErrorCode, Str
         None => return Err((ErrorCode::InvalidMessage, "missing `type` field".into())),
     };
     if !CLIENT_MESSAGE_TYPES.contains(&kind.as_str()) {
-        return Err((ErrorCode::UnknownType, format!("unknown message type `{kind}`")));
+        return Err((
+            ErrorCode::UnknownType,
+            format!("unknown message type `{kind}`"),
+        ));
     }
-    serde_json::from_value(value)
-        .map_err(|e| (ErrorCode::InvalidMessage, format!("invalid `{kind}` message: {e}")))
+    serde_json::from_value(value).map_err(|e| {
+        (
+            ErrorCode::InvalidMessage,
+            format!("invalid `{kind}` message: {e}"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -241,7 +256,12 @@ mod tests {
         let parsed = parse_client_message(r#"{"type":"join","room":"r","name":"n"}"#).unwrap();
         assert_eq!(
             parsed,
-            ClientMessage::Join { version: PROTOCOL_VERSION, room: "r".into(), name: "n".into(), token: None }
+            ClientMessage::Join {
+                version: PROTOCOL_VERSION,
+                room: "r".into(),
+                name: "n".into(),
+                token: None
+            }
         );
     }
 
@@ -264,17 +284,39 @@ mod tests {
 
     #[test]
     fn classifies_bad_frames() {
-        assert_eq!(parse_client_message("{").unwrap_err().0, ErrorCode::MalformedJson);
-        assert_eq!(parse_client_message("[1]").unwrap_err().0, ErrorCode::MalformedJson);
-        assert_eq!(parse_client_message(r#"{"type":"dance"}"#).unwrap_err().0, ErrorCode::UnknownType);
-        assert_eq!(parse_client_message(r#"{"type":"offer"}"#).unwrap_err().0, ErrorCode::InvalidMessage);
-        assert_eq!(parse_client_message(r#"{"room":"x"}"#).unwrap_err().0, ErrorCode::InvalidMessage);
+        assert_eq!(
+            parse_client_message("{").unwrap_err().0,
+            ErrorCode::MalformedJson
+        );
+        assert_eq!(
+            parse_client_message("[1]").unwrap_err().0,
+            ErrorCode::MalformedJson
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"dance"}"#).unwrap_err().0,
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"offer"}"#).unwrap_err().0,
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            parse_client_message(r#"{"room":"x"}"#).unwrap_err().0,
+            ErrorCode::InvalidMessage
+        );
     }
 
     #[test]
     fn server_error_serialises_code_in_kebab_case() {
-        let msg = ServerMessage::Error { code: ErrorCode::WrongToken, message: "no".into(), fatal: false };
+        let msg = ServerMessage::Error {
+            code: ErrorCode::WrongToken,
+            message: "no".into(),
+            fatal: false,
+        };
         let json = serde_json::to_string(&msg).unwrap();
-        assert_eq!(json, r#"{"type":"error","code":"wrong-token","message":"no","fatal":false}"#);
+        assert_eq!(
+            json,
+            r#"{"type":"error","code":"wrong-token","message":"no","fatal":false}"#
+        );
     }
 }

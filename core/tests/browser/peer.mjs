@@ -4,7 +4,6 @@
 // inbound video. Progress goes to stderr; exactly one JSON line goes to stdout:
 //   {"ok":true|false,"reason":"...","state":{...},"stats":{...}}
 // Exit code 0 iff ok. See docs/browser.md.
-import { chromium } from 'playwright-core';
 import { parseArgs } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -122,27 +121,8 @@ function finish(result) {
 }
 
 async function main() {
-  let opts;
-  try {
-    opts = parseCli(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${err.message}\n${USAGE}`);
-    finish({ ok: false, reason: `usage: ${err.message}`, state: null, stats: null });
-    process.exitCode = 2;
-    return;
-  }
-  tag = `peer ${new URL(opts.url).searchParams.get('name') || ''}`.trim();
-
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtcgate-chromium-'));
-  const removeProfile = () => {
-    try { fs.rmSync(userDataDir, { recursive: true, force: true, maxRetries: 3 }); } catch (_) { /* best effort */ }
-  };
-  // Playwright SIGKILLs the browser's process group on process exit; we only
-  // have to remove the profile.
-  process.on('exit', removeProfile);
-
-  let context = null;
-  let page = null;
+  // Signal handlers go in before anything slow (the Playwright import, the
+  // browser launch), so an early Ctrl-C still ends with a result line.
   let stop = null; // rejects the run on signal / timeout
   const stopped = new Promise((_, reject) => { stop = reject; });
   stopped.catch(() => {});
@@ -157,6 +137,27 @@ async function main() {
     stop(new Failure(`interrupted by ${sig}`));
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => onSignal(sig));
+
+  let opts;
+  try {
+    opts = parseCli(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${err.message}\n${USAGE}`);
+    finish({ ok: false, reason: `usage: ${err.message}`, state: null, stats: null });
+    process.exit(2);
+  }
+  tag = `peer ${new URL(opts.url).searchParams.get('name') || ''}`.trim();
+
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtcgate-chromium-'));
+  const removeProfile = () => {
+    try { fs.rmSync(userDataDir, { recursive: true, force: true, maxRetries: 3 }); } catch (_) { /* best effort */ }
+  };
+  // Playwright SIGKILLs the browser's process group on process exit; we only
+  // have to remove the profile.
+  process.on('exit', removeProfile);
+
+  let context = null;
+  let page = null;
   const timer = setTimeout(() => {
     const waiting = pending.length ? ` waiting for: ${pending.join('; ')}` : '';
     stop(new Failure(`timed out after ${opts.timeoutMs} ms${waiting}`));
@@ -170,20 +171,21 @@ async function main() {
   };
 
   let result;
+  let launching = Promise.reject(new Error('not launched'));
+  launching.catch(() => {});
   try {
+    const { chromium } = await Promise.race([import('playwright-core'), stopped]);
     log(`launching ${opts.chromium}`);
-    context = await Promise.race([
-      chromium.launchPersistentContext(userDataDir, {
-        executablePath: opts.chromium,
-        headless: false, // --headless=new is in CHROMIUM_ARGS; Playwright would add plain --headless
-        args: CHROMIUM_ARGS,
-        handleSIGINT: false,
-        handleSIGTERM: false,
-        handleSIGHUP: false,
-        viewport: { width: 1280, height: 800 },
-      }),
-      stopped,
-    ]);
+    launching = chromium.launchPersistentContext(userDataDir, {
+      executablePath: opts.chromium,
+      headless: false, // --headless=new is in CHROMIUM_ARGS; Playwright would add plain --headless
+      args: CHROMIUM_ARGS,
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+      viewport: { width: 1280, height: 800 },
+    });
+    context = await Promise.race([launching, stopped]);
     context.on('close', () => stop(new Failure('browser closed unexpectedly')));
     page = context.pages()[0] || (await context.newPage());
     page.on('console', (m) => {
@@ -214,11 +216,16 @@ async function main() {
     cancelled = true;
   }
   finish(result);
-  process.exitCode = result.ok ? 0 : 1;
   if (context) {
     await withTimeout(context.close(), 5000, undefined);
+  } else {
+    // Interrupted while launching: close the browser if it still comes up.
+    await withTimeout(launching.then((c) => c.close()), 5000, undefined);
   }
   removeProfile();
+  // Exit explicitly so nothing left pending can keep us (and the browser) alive;
+  // Playwright's exit hook kills any browser still running.
+  process.exit(result.ok ? 0 : 1);
 }
 
 /** Waits until every expectation of `opts` holds; throws Failure on a hopeless state. */
@@ -335,5 +342,5 @@ async function run(opts, page, log) {
 main().catch((err) => {
   log(`internal error: ${err && err.stack ? err.stack : err}`);
   finish({ ok: false, reason: `internal error: ${err}`, state: null, stats: null });
-  process.exitCode = 1;
+  process.exit(1);
 });

@@ -226,6 +226,7 @@ class Peer:
         self.closed = False
         self.started = False
         self.sent_end_of_candidates = False
+        self.rtp_fed = {}  # kind -> RTP packets our payloaders handed to webrtcbin
 
     # ---- helpers -------------------------------------------------------
 
@@ -289,7 +290,31 @@ class Peer:
             branch.sync_state_with_parent()
         self.sending[index] = kind
         self.sink_pads[index] = sinkpad
+        self.rtp_fed.setdefault(kind, 0)
+
+        def fed(_pad, _info):
+            self.rtp_fed[kind] += 1
+            return Gst.PadProbeReturn.OK
+
+        sinkpad.add_probe(Gst.PadProbeType.BUFFER, fed)
         log("%s: sending %s on m-line %d (pt %d)" % (self.id, kind, index, pt))
+
+    async def _wait_for_caps(self, indexes, timeout=3.0):
+        """Waits until our payloaders' caps (with their SSRC) reached webrtcbin's sink pads.
+
+        webrtcbin writes `a=ssrc` lines for a sender only if it knows the SSRC from the
+        pad's caps when it creates the offer/answer. A sender added just before (e.g. for
+        an m-line that a re-offer added) would otherwise be announced without SSRC, and
+        a remote that maps streams by SSRC (webrtc-rs for audio, whose offers carry no
+        `sdes:mid` header extension there) drops its packets."""
+        deadline = time.monotonic() + timeout
+        for index in indexes:
+            pad = self.sink_pads[index]
+            while pad.get_current_caps() is None:
+                if time.monotonic() > deadline:
+                    self.app.error("%s: no caps on sink_%d after %.0f s; announcing it without SSRC" % (self.id, index, timeout))
+                    return
+                await asyncio.sleep(0.01)
 
     def _set_transceiver(self, index, kind, pt):
         """Pins the transceiver we feed to our codec and payload type, and to sendrecv.
@@ -328,6 +353,8 @@ class Peer:
         media = sdp_media_info(msg)
         self.remote_mids = [mid for _, _, _, mid, _ in media]
         log("%s: offer m-lines %s" % (self.id, [(i, k, d, c) for i, k, d, _, c in media]))
+        if self.app.args.verbose:
+            log("%s: offer SDP:\n%s" % (self.id, sdp_text))
         plan = []  # (index, kind, pt) we send on
         for index, kind, direction, _mid, codecs in media:
             if kind == "video" and direction in ("sendrecv", "sendonly"):
@@ -344,6 +371,7 @@ class Peer:
                 plan.append((index, kind, pt))
         # webrtcbin must be PLAYING before it will negotiate.
         self._start()
+        await self._wait_for_caps([index for index, _, _ in plan])
         offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, msg)
         # Candidates that arrive meanwhile belong to this offer (it may restart ICE): hold them.
         self.remote_set = False
@@ -358,6 +386,8 @@ class Peer:
         answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, amsg)
         await self._promise("set-local-description", answer)
         log("%s: answer m-lines %s" % (self.id, [(i, k, d, c) for i, k, d, _, c in sdp_media_info(amsg)]))
+        if self.app.args.verbose:
+            log("%s: answer SDP:\n%s" % (self.id, text))
         await self.app.send({"type": "answer", "to": self.id, "sdp": text})
 
     # ---- offerer (development / answerer-side interop) ------------------
@@ -369,6 +399,7 @@ class Peer:
                 self._add_sender(0, "video", OFFER_PT["video"])
                 self._add_sender(1, "audio", OFFER_PT["audio"])
             self._start()
+            await self._wait_for_caps(list(self.sending))
             for index, kind in self.sending.items():
                 self._set_transceiver(index, kind, OFFER_PT[kind])
             if self.app.args.data_channel:
@@ -382,6 +413,8 @@ class Peer:
             self.local_mids = [mid for _, _, _, mid, _ in sdp_media_info(omsg)]
             offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, omsg)
             await self._promise("set-local-description", offer)
+            if self.app.args.verbose:
+                log("%s: offer SDP:\n%s" % (self.id, text))
             await self.app.send({"type": "offer", "to": self.id, "sdp": text})
         except Exception as e:  # noqa: BLE001
             self.app.error("%s: offering failed: %s" % (self.id, e))
@@ -397,6 +430,8 @@ class Peer:
         if any(k == "video" and d in ("sendrecv", "sendonly") for _, k, d, _, _ in media):
             self.video_expected = True
         log("%s: answer m-lines %s" % (self.id, [(i, k, d, c) for i, k, d, _, c in media]))
+        if self.app.args.verbose:
+            log("%s: answer SDP:\n%s" % (self.id, sdp_text))
         answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, msg)
         try:
             await self._promise("set-remote-description", answer)
@@ -578,12 +613,16 @@ class Peer:
 
     # ---- teardown --------------------------------------------------------
 
-    def poll_bus(self):
+    def poll_bus(self, teardown=False):
         while True:
             msg = self.bus.pop_filtered(Gst.MessageType.ERROR | Gst.MessageType.WARNING)
             if msg is None:
                 return
-            if msg.type == Gst.MessageType.ERROR:
+            if msg.type == Gst.MessageType.ERROR and teardown:
+                # e.g. sctpenc "Could not write to resource" once the remote closed the association
+                err, _dbg = msg.parse_error()
+                log("%s: (teardown) %s: %s" % (self.id, msg.src.get_name(), err.message))
+            elif msg.type == Gst.MessageType.ERROR:
                 err, dbg = msg.parse_error()
                 self.app.error("%s: %s: %s (%s)" % (self.id, msg.src.get_name(), err.message, dbg))
             else:
@@ -594,13 +633,17 @@ class Peer:
         if self.closed:
             return
         self.closed = True
+        if self.app.args.verbose:
+            for index, pad in sorted(self.sink_pads.items()):
+                caps = pad.get_current_caps()
+                log("%s: sink_%d caps at close: %s" % (self.id, index, caps.to_string() if caps else None))
         self.state = PC_STATES.get(self.webrtc.get_property("connection-state"), self.state)
         for ch in self.channels:
             try:
                 ch.emit("close")
             except Exception:  # noqa: BLE001
                 pass
-        self.poll_bus()
+        self.poll_bus(teardown=True)
         self.pipe.set_state(Gst.State.NULL)
         log("%s: closed" % self.id)
 
@@ -775,6 +818,7 @@ class App:
                     "video_frames_decoded": p.video_frames,
                     "audio_buffers_decoded": p.audio_buffers,
                     "sending": sorted(set(p.sending.values())),
+                    "rtp_packets_fed": dict(p.rtp_fed),
                 }
                 for p in peers
             ],
@@ -840,6 +884,7 @@ def parse_args(argv=None):
                    help="gather ICE candidates on this address only (repeatable). Default: let libnice pick, "
                    "except when an interface is named veth*/docker*/virbr*/vnet* (which libnice ignores): "
                    "then every up non-loopback IPv4 address")
+    p.add_argument("-v", "--verbose", action="store_true", help="also log every SDP and the SSRCs sent")
     p.add_argument("--exit-when-alone", dest="exit_when_alone", action=argparse.BooleanOptionalAction,
                    default=True, help="finish when the last remote member leaves (default: yes)")
     return p.parse_args(argv)

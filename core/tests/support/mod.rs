@@ -36,9 +36,12 @@ pub fn require_interfaces() {
 
 /// Starts an embedded signalling server on an ephemeral loopback port.
 pub async fn start_server() -> SignallingServer {
-    SignallingServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), ServerConfig::default())
-        .await
-        .expect("bind signalling server")
+    SignallingServer::bind(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        ServerConfig::default(),
+    )
+    .await
+    .expect("bind signalling server")
 }
 
 /// Waits for `fut` at most `secs` seconds, failing the test with `what` otherwise.
@@ -57,7 +60,10 @@ pub async fn next_matching<T>(
 ) -> T {
     within(30, what, async {
         loop {
-            let event = events.recv().await.unwrap_or_else(|| panic!("events ended before {what}"));
+            let event = events
+                .recv()
+                .await
+                .unwrap_or_else(|| panic!("events ended before {what}"));
             if let Some(value) = pick(&event) {
                 return value;
             }
@@ -75,7 +81,7 @@ pub fn synthetic_frame(codec: Codec, index: u32) -> Bytes {
         _ => 500 + (index % 7) as usize * 900,
     };
     let mut data = vec![0u8; len];
-    data[0] = if index % 30 == 0 { 0x10 } else { 0x11 };
+    data[0] = if index.is_multiple_of(30) { 0x10 } else { 0x11 };
     data[1..5].copy_from_slice(&index.to_be_bytes());
     for (i, byte) in data.iter_mut().enumerate().skip(5) {
         *byte = (i as u32).wrapping_mul(31).wrapping_add(index) as u8;
@@ -93,7 +99,11 @@ pub fn synthetic_index(codec: Codec, data: &[u8]) -> Option<u32> {
 pub fn spawn_sender(track: LocalTrack, count: u32) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let codec = track.codec();
-        let period = if codec == Codec::Opus { Duration::from_millis(20) } else { Duration::from_millis(33) };
+        let period = if codec == Codec::Opus {
+            Duration::from_millis(20)
+        } else {
+            Duration::from_millis(33)
+        };
         let mut ticker = tokio::time::interval(period);
         for index in 0..count {
             ticker.tick().await;
@@ -105,5 +115,7 @@ pub fn spawn_sender(track: LocalTrack, count: u32) -> tokio::task::JoinHandle<()
 
 /// Joins `room` with display name `name` on `server`.
 pub async fn join(server: &SignallingServer, room: &str, name: &str) -> (Call, CallEvents) {
-    Call::join_url(&server.url(), room, name, Default::default()).await.expect("join")
+    Call::join_url(&server.url(), room, name, Default::default())
+        .await
+        .expect("join")
 }

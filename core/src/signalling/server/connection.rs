@@ -109,7 +109,7 @@ impl Ending {
     }
 
     fn log(&self, peer: SocketAddr, member: Option<&Membership>) {
-        let member_id = member.map(|m| m.id.as_str()).unwrap_or("-");
+        let member_id = member.map_or("-", |m| m.id.as_str());
         match self {
             Ending::Kicked => {
                 warn!(%peer, member = member_id, "disconnecting slow reader: outgoing queue full")

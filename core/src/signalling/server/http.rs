@@ -164,9 +164,9 @@ impl Drop for ConnectionSlot {
 }
 
 fn log_panic(finished: Result<(), tokio::task::JoinError>) {
-    if let Err(e) = finished {
-        if e.is_panic() {
-            error!("a signalling server task panicked: {e}");
-        }
+    if let Err(e) = finished
+        && e.is_panic()
+    {
+        error!("a signalling server task panicked: {e}");
     }
 }

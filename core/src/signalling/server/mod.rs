@@ -91,9 +91,11 @@ impl SignallingServer {
     /// Binds `addr` (port 0 picks a free port) and starts serving on the
     /// current tokio runtime.
     ///
-    /// Fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument)
-    /// for inconsistent settings (or a `web_root` that is not a directory)
-    /// and [`Error::Io`](crate::Error::Io) when the address cannot be bound.
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
+    /// inconsistent settings (or a `web_root` that is not a directory), and
+    /// [`Error::Io`](crate::Error::Io) when the address cannot be bound.
     pub async fn bind(addr: SocketAddr, config: ServerConfig) -> Result<Self> {
         config.validate()?;
         let listener = TcpListener::bind(addr).await?;
@@ -200,11 +202,11 @@ impl Stop {
         let accept = self.accept.take();
         let connections = self.connections.take();
         let accept_done = async move {
-            if let Some(mut accept) = accept {
-                if timeout(limit, &mut accept).await.is_err() {
-                    accept.abort();
-                    let _ = accept.await;
-                }
+            if let Some(mut accept) = accept
+                && timeout(limit, &mut accept).await.is_err()
+            {
+                accept.abort();
+                let _ = accept.await;
             }
         };
         let connections_done = async move {

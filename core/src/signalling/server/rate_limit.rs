@@ -44,8 +44,9 @@ impl RateLimiter {
     /// already seen count as that time.
     pub(crate) fn check(&mut self, now: Instant) -> Verdict {
         self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        // The epsilon absorbs rounding in `elapsed × rate`.
+        if self.tokens >= 1.0 - 1e-9 {
+            self.tokens = (self.tokens - 1.0).max(0.0);
             return Verdict::Allow;
         }
         let window_expired = self
