@@ -244,6 +244,19 @@ async fn track_added_mid_call_renegotiates_and_removal_ends_it() {
     let (frames, _) = within(30, "late frames", receive_frames(track.clone(), 30)).await;
     assert!(frames.len() >= 30);
 
+    // A keyframe request from the receiver reaches the sender's application.
+    let before = video.keyframe_requests();
+    let asked = tokio::spawn({
+        let video = video.clone();
+        async move { video.keyframe_requested().await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    track.request_keyframe().await.unwrap();
+    within(20, "keyframe request at the sender", asked)
+        .await
+        .unwrap();
+    assert!(video.keyframe_requests() > before);
+
     // Removing the track ends it at the receiver.
     alice.remove_track(&video).await.unwrap();
     sender.abort();

@@ -11,19 +11,25 @@ use webrtc::peer_connection::{
     register_default_interceptors,
 };
 
-use super::options::CallOptions;
+use rtc::peer_connection::configuration::RTCIceTransportPolicy;
+
+use super::options::{CallOptions, IceTransportPolicy};
+use super::rtcp_forwarder::RtcpForwarder;
 use crate::error::Result;
+use rtc::interceptor::Slot;
 
 /// A peer connection with every codec rtcgate carries, NACK/RTCP-report
 /// interceptors, mDNS off (it needs a multicast route and leaks nothing useful
-/// for a native peer) and the call's ICE servers.
+/// for a native peer), and the call's ICE servers, transport policy and timeouts.
 pub(crate) async fn build_peer_connection(
     options: &CallOptions,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Arc<dyn PeerConnection>> {
     let mut media_engine = MediaEngine::default();
     media_engine.register_default_codecs()?;
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine)?;
+    let registry = register_default_interceptors(Registry::new(), &mut media_engine)?
+        // Last in the chain: hands PLI/FIR and sender reports to rtcgate.
+        .with(Slot::from(14_000), RtcpForwarder::default());
     // The defaults announce the MID header extension for video only; peers that
     // send no SSRCs in their SDP (GStreamer webrtcbin) need it to route audio too.
     media_engine.register_header_extension(
@@ -33,9 +39,24 @@ pub(crate) async fn build_peer_connection(
         RtpCodecKind::Audio,
         None,
     )?;
+    let timeouts = options.ice_timeouts;
+    if !timeouts.disconnected.is_zero()
+        && (timeouts.keepalive_interval.is_zero()
+            || timeouts.keepalive_interval >= timeouts.disconnected)
+    {
+        tracing::warn!(
+            ?timeouts,
+            "ICE keepalive interval not below the disconnected timeout: idle connections will look disconnected"
+        );
+    }
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_include_loopback_candidate(options.include_loopback)
+        .with_ice_timeouts(
+            Some(timeouts.disconnected),
+            Some(timeouts.failed),
+            Some(timeouts.keepalive_interval),
+        )
         .build();
     let ice_servers = options
         .ice_servers
@@ -46,8 +67,20 @@ pub(crate) async fn build_peer_connection(
             credential: server.credential.clone(),
         })
         .collect();
+    let policy = match options.ice_transport_policy {
+        IceTransportPolicy::All => RTCIceTransportPolicy::All,
+        IceTransportPolicy::Relay => {
+            if !options.ice_servers.iter().any(has_udp_turn_url) {
+                tracing::warn!(
+                    "relay-only ICE policy without a TURN (UDP) server: no connection can form"
+                );
+            }
+            RTCIceTransportPolicy::Relay
+        }
+    };
     let configuration = RTCConfigurationBuilder::new()
         .with_ice_servers(ice_servers)
+        .with_ice_transport_policy(policy)
         .build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(configuration)
@@ -59,4 +92,12 @@ pub(crate) async fn build_peer_connection(
         .build()
         .await?;
     Ok(Arc::new(pc))
+}
+
+/// True when `server` has a URL the stack can relay through (`turn:` over UDP).
+fn has_udp_turn_url(server: &super::options::IceServer) -> bool {
+    server.urls.iter().any(|url| {
+        let url = url.to_ascii_lowercase();
+        url.starts_with("turn:") && (!url.contains("transport=") || url.contains("transport=udp"))
+    })
 }

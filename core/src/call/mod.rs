@@ -7,6 +7,7 @@ mod factory;
 mod negotiation;
 mod options;
 pub(crate) mod peer;
+mod rtcp_forwarder;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use event::{CallEvent, CallEvents, ConnectionState};
-pub use options::{CallOptions, IceServer};
+pub use options::{CallOptions, IceServer, IceTimeouts, IceTransportPolicy};
 
 use crate::data_channel::{DataChannel, DataChannelOptions};
 use crate::error::{Error, Result};

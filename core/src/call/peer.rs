@@ -148,6 +148,10 @@ impl PeerLink {
             .add_track(rtp.clone() as Arc<dyn TrackLocal>)
             .await?;
         track.bind(&self.shared.member.id, rtp, sender, ssrc);
+        track.set_connected(
+            &self.shared.member.id,
+            self.state() == ConnectionState::Connected,
+        );
         lock(&self.shared.attached).push(track.clone());
         let _ = self.shared.commands.send(Command::Negotiate);
         Ok(())
@@ -307,13 +311,17 @@ impl Negotiation {
         self.pc.set_remote_description(offer).await?;
         self.remote_description_set = true;
         self.flush_candidates().await;
-        let mut answer = self.pc.create_answer(None).await?;
-        match self.dtls_role {
-            Some(role) => answer = RTCSessionDescription::answer(force_role(&answer.sdp, role))?,
-            None => self.dtls_role = declared_role(&answer.sdp),
+        let answer = self.pc.create_answer(None).await?;
+        if self.dtls_role.is_none() {
+            self.dtls_role = declared_role(&answer.sdp);
         }
+        // rtc refuses a local answer that differs from the one it created, so the
+        // established DTLS role is put into the copy the remote gets only.
         self.pc.set_local_description(answer).await?;
-        let sdp = self.local_sdp().await?;
+        let mut sdp = self.local_sdp().await?;
+        if let Some(role) = self.dtls_role {
+            sdp = force_role(&sdp, role);
+        }
         self.send(PeerMessage::Answer(sdp)).await?;
         self.after_description().await;
         Ok(())
@@ -468,6 +476,9 @@ impl PeerConnectionEventHandler for LinkHandler {
         }
         let member = self.shared.member.id.clone();
         tracing::info!(%member, ?state, "connection state");
+        for track in lock(&self.shared.attached).iter() {
+            track.set_connected(&member, state == ConnectionState::Connected);
+        }
         self.shared
             .ctx
             .emit(CallEvent::ConnectionStateChanged { member, state });

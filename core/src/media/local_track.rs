@@ -13,9 +13,9 @@ use rtc::rtp::packet::Packet;
 use rtc::rtp::packetizer::Payloader;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
 use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::rtp_transceiver::RtpSender;
 
+use super::binding_track::BindingTrack;
 use super::frame::MediaSample;
 use crate::codec::{Codec, MediaKind};
 use crate::error::{Error, Result};
@@ -42,22 +42,24 @@ struct Inner {
     bindings: Mutex<Vec<Binding>>,
     samples: AtomicU64,
     bytes: AtomicU64,
+    keyframe_requests: tokio::sync::watch::Sender<u64>,
 }
 
 /// The track as added to one peer connection.
 struct Binding {
     member: MemberId,
-    rtp: Arc<TrackLocalStaticRTP>,
+    rtp: Arc<BindingTrack>,
     sender: Arc<dyn RtpSender>,
     ssrc: u32,
     next_seq: u16,
     timestamp_offset: u32,
     payload_type: Option<u8>,
+    connected: bool,
     first_packet: bool,
 }
 
 struct Target {
-    rtp: Arc<TrackLocalStaticRTP>,
+    rtp: Arc<BindingTrack>,
     ssrc: u32,
     first_seq: u16,
     timestamp: u32,
@@ -88,6 +90,7 @@ impl LocalTrack {
                 bindings: Mutex::new(Vec::new()),
                 samples: AtomicU64::new(0),
                 bytes: AtomicU64::new(0),
+                keyframe_requests: tokio::sync::watch::channel(0).0,
             }),
         })
     }
@@ -118,6 +121,19 @@ impl LocalTrack {
             self.inner.samples.load(Ordering::Relaxed),
             self.inner.bytes.load(Ordering::Relaxed),
         )
+    }
+
+    /// Keyframe requests (RTCP PLI or FIR) received so far from any member.
+    pub fn keyframe_requests(&self) -> u64 {
+        *self.inner.keyframe_requests.borrow()
+    }
+
+    /// Waits for the next keyframe request (PLI or FIR) from any member: the
+    /// application should then make its encoder produce a keyframe.
+    pub async fn keyframe_requested(&self) {
+        let mut rx = self.inner.keyframe_requests.subscribe();
+        rx.borrow_and_update();
+        let _ = rx.changed().await;
     }
 
     /// Number of members this track is currently sent to (negotiated or not).
@@ -155,6 +171,7 @@ impl LocalTrack {
         let mut bindings = lock(&self.inner.bindings);
         bindings
             .iter_mut()
+            .filter(|b| b.connected)
             .filter_map(|b| {
                 let payload_type = b.payload_type?;
                 let first_seq = b.next_seq;
@@ -199,7 +216,7 @@ impl LocalTrack {
     }
 
     /// Creates the per-connection track object for `member`.
-    pub(crate) fn make_binding_track(&self) -> (Arc<TrackLocalStaticRTP>, u32) {
+    pub(crate) fn make_binding_track(&self) -> (Arc<BindingTrack>, u32) {
         let ssrc = rand::random::<u32>();
         let track = MediaStreamTrack::new(
             self.inner.stream_id.clone(),
@@ -215,14 +232,23 @@ impl LocalTrack {
                 ..Default::default()
             }],
         );
-        (Arc::new(TrackLocalStaticRTP::new(track)), ssrc)
+        let weak = Arc::downgrade(&self.inner);
+        let on_keyframe_request = Arc::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.keyframe_requests.send_modify(|n| *n += 1);
+            }
+        });
+        (
+            Arc::new(BindingTrack::new(track, on_keyframe_request)),
+            ssrc,
+        )
     }
 
     /// Records that the track was added to `member`'s connection.
     pub(crate) fn bind(
         &self,
         member: &MemberId,
-        rtp: Arc<TrackLocalStaticRTP>,
+        rtp: Arc<BindingTrack>,
         sender: Arc<dyn RtpSender>,
         ssrc: u32,
     ) {
@@ -234,6 +260,7 @@ impl LocalTrack {
             next_seq: rand::random(),
             timestamp_offset: rand::random(),
             payload_type: None,
+            connected: false,
             first_packet: true,
         });
     }
@@ -281,11 +308,20 @@ impl LocalTrack {
         }
     }
 
+    /// Records whether `member`'s transport is up; nothing is sent before
+    /// (the stack could not encrypt it yet).
+    pub(crate) fn set_connected(&self, member: &MemberId, connected: bool) {
+        let mut bindings = lock(&self.inner.bindings);
+        if let Some(b) = bindings.iter_mut().find(|b| &b.member == member) {
+            b.connected = connected;
+        }
+    }
+
     /// Whether the track has a negotiated payload type with `member`.
     pub fn is_sending_to(&self, member: &MemberId) -> bool {
         lock(&self.inner.bindings)
             .iter()
-            .any(|b| &b.member == member && b.payload_type.is_some())
+            .any(|b| &b.member == member && b.payload_type.is_some() && b.connected)
     }
 
     pub(crate) fn same_as(&self, other: &LocalTrack) -> bool {

@@ -1,6 +1,7 @@
 //! Encoded media in and out of calls: local tracks that send samples, remote
 //! tracks that deliver frames reassembled from RTP.
 
+mod binding_track;
 pub mod clip;
 pub mod frame;
 pub mod frame_assembler;

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: a server, synthetic media, waits.
 #![allow(dead_code)]
 
+pub mod netem;
+pub mod turn;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,0 +1,67 @@
+//! Join → first data channel open, sampled alternately on both stacks.
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::stack::Stack;
+
+/// Setup times of one stack.
+#[derive(Debug, Default, Clone)]
+pub struct Samples {
+    /// Successful samples.
+    pub times: Vec<Duration>,
+    /// Attempts that failed or timed out.
+    pub failures: usize,
+}
+
+impl Samples {
+    /// Nearest-rank percentile (`p` in 0..=100), if there is any sample.
+    pub fn percentile(&self, p: f64) -> Option<Duration> {
+        let mut sorted = self.times.clone();
+        sorted.sort();
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+    }
+}
+
+/// Takes `config.joins` samples per stack: rtcgate and raw alternate so that
+/// both see the same machine conditions. Returns (rtcgate, raw).
+pub async fn run(config: &Config, url: &str) -> (Samples, Samples) {
+    let (mut gate, mut raw) = (Samples::default(), Samples::default());
+    for i in 0..config.joins {
+        for stack in Stack::BOTH {
+            let samples = match stack {
+                Stack::Rtcgate => &mut gate,
+                Stack::Raw => &mut raw,
+            };
+            let room = format!("join-{i}");
+            match stack
+                .connect(url, &room, true, config.connect_timeout)
+                .await
+            {
+                Ok((pair, setup)) => {
+                    samples.times.push(setup);
+                    pair.close().await;
+                }
+                Err(err) => {
+                    eprintln!("  join {i} on {}: {err}", stack.name());
+                    samples.failures += 1;
+                }
+            }
+        }
+    }
+    for (stack, samples) in [(Stack::Rtcgate, &gate), (Stack::Raw, &raw)] {
+        let ms = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
+        println!(
+            "  {:<8} {} samples, {} failed: min {:.0} ms, p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+            stack.name(),
+            samples.times.len(),
+            samples.failures,
+            ms(samples.percentile(0.0)),
+            ms(samples.percentile(50.0)),
+            ms(samples.percentile(95.0)),
+            ms(samples.percentile(100.0)),
+        );
+    }
+    (gate, raw)
+}

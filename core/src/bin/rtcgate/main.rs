@@ -1,0 +1,63 @@
+//! `rtcgate`: the command-line front end of rtcgate-core.
+//!
+//! ```text
+//! rtcgate demo                 # server + web page + test-pattern member, prints what it receives
+//! ```
+//!
+//! Logs go to stderr (`RUST_LOG`, default `warn`); progress lines to stdout.
+
+mod demo;
+mod interfaces;
+mod monitor;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// rtcgate: join WebRTC calls from native code.
+#[derive(Debug, Parser)]
+#[command(name = "rtcgate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the embedded signalling server with the web page, and a native
+    /// member that sends a test pattern and prints what it receives.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rtcgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => demo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rtcgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
