@@ -217,10 +217,6 @@ async fn track_added_mid_call_renegotiates_and_removal_ends_it() {
         .create_data_channel(&bob_id, "ctl", DataChannelOptions::unreliable())
         .await
         .unwrap();
-    next_matching(&mut bob_events, "channel", |e| {
-        matches!(e, CallEvent::DataChannelOpened(_)).then_some(())
-    })
-    .await;
     assert!(
         channel.is_open()
             || within(10, "open", async {
@@ -231,6 +227,29 @@ async fn track_added_mid_call_renegotiates_and_removal_ends_it() {
             })
             .await
     );
+
+    // Unordered, no retransmissions: on a clean path every message still arrives.
+    let bob_ctl = next_matching(&mut bob_events, "ctl at bob", |e| match e {
+        CallEvent::DataChannelOpened(dc) if dc.label() == "ctl" => Some(dc.clone()),
+        _ => None,
+    })
+    .await;
+    for i in 0..50u8 {
+        channel.send(&[i; 900]).await.unwrap();
+    }
+    let mut got = std::collections::BTreeSet::new();
+    while got.len() < 50 {
+        match within(20, "unreliable messages", bob_ctl.recv()).await {
+            Some(DataMessage::Binary(b)) => {
+                assert!(
+                    b.len() == 900 && b.iter().all(|x| *x == b[0]),
+                    "intact message"
+                );
+                got.insert(b[0]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     let video = LocalTrack::new(Codec::Vp8, "late-cam", "alice").unwrap();
     alice.add_track(&video).await.unwrap();
@@ -303,5 +322,54 @@ async fn simultaneous_offers_do_not_deadlock() {
     }
     alice.leave().await.unwrap();
     bob.leave().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_sdp_from_a_member_is_an_error_event_not_a_crash() {
+    use rtcgate_core::signalling::{JoinRequest, PeerMessage, Signaller, WsSignaller};
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let (alice, mut alice_events) = join(&server, "bad-sdp", "alice").await;
+    // A raw signalling client pretends to be a member and sends garbage as an offer.
+    let rogue = WsSignaller::new(server.url());
+    let joined = rogue
+        .join(JoinRequest {
+            room: "bad-sdp".into(),
+            display_name: "rogue".into(),
+            token: None,
+        })
+        .await
+        .unwrap();
+    let alice_id = joined.members[0].id.clone();
+    rogue
+        .send(&alice_id, PeerMessage::Offer("this is not SDP".into()))
+        .await
+        .unwrap();
+    let message = next_matching(&mut alice_events, "error event", |e| match e {
+        CallEvent::Error {
+            member: Some(_),
+            message,
+        } => Some(message.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(message.contains("offer"), "{message}");
+    // The call still works with a well-behaved member.
+    let (bob, _bob_events) = join(&server, "bad-sdp", "bob").await;
+    let track = LocalTrack::new(Codec::Opus, "bob-mic", "bob").unwrap();
+    bob.add_track(&track).await.unwrap();
+    let sender = spawn_sender(track, 5_000);
+    let at_alice = next_matching(&mut alice_events, "bob's audio", |e| match e {
+        CallEvent::TrackAdded(t) => Some(t.clone()),
+        _ => None,
+    })
+    .await;
+    within(30, "frames after bad input", receive_frames(at_alice, 20)).await;
+    sender.abort();
+    rogue.leave().await.unwrap();
+    bob.leave().await.unwrap();
+    alice.leave().await.unwrap();
     server.shutdown().await;
 }

@@ -9,7 +9,7 @@ use rtcgate_core::{
 };
 
 use crate::BenchResult;
-use crate::throughput::{ChannelReceiver, ChannelSender};
+use crate::transfer::{ChannelReceiver, ChannelSender};
 
 /// Two calls in one room with one open data channel between them.
 pub struct GatePair {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::report::Row;
 use crate::stack::Stack;
 
 /// Setup times of one stack.
@@ -24,9 +25,30 @@ impl Samples {
     }
 }
 
-/// Takes `config.joins` samples per stack: rtcgate and raw alternate so that
-/// both see the same machine conditions. Returns (rtcgate, raw).
-pub async fn run(config: &Config, url: &str) -> (Samples, Samples) {
+/// Takes `config.joins` samples per stack and returns the p50/p95 table rows.
+pub async fn run(config: &Config, url: &str) -> Vec<Row> {
+    println!(
+        "\njoin → data channel open ({} samples per stack)",
+        config.joins
+    );
+    let (gate, raw) = sample(config, url).await;
+    let ms = |s: &Samples, p| s.percentile(p).map(|d| d.as_secs_f64() * 1e3);
+    [50.0, 95.0]
+        .into_iter()
+        .map(|p| {
+            Row::new(
+                format!("join → channel open p{p:.0} (ms)"),
+                ms(&gate, p),
+                ms(&raw, p),
+            )
+            .decimals(0)
+        })
+        .collect()
+}
+
+/// rtcgate and raw alternate so that both see the same machine conditions.
+/// Returns (rtcgate, raw).
+async fn sample(config: &Config, url: &str) -> (Samples, Samples) {
     let (mut gate, mut raw) = (Samples::default(), Samples::default());
     for i in 0..config.joins {
         for stack in Stack::BOTH {

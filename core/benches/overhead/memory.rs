@@ -7,15 +7,108 @@
 //! size, connects N more pairs (each in its own room, each with one open
 //! reliable channel), waits for things to settle, reads the resident size
 //! again, prints one `MEMORY …` line, and closes everything.
+//!
+//! A third subject splits rtcgate's figure: two Calls per "pair" that each sit
+//! alone in a room, so there is signalling (WebSocket client, server session,
+//! call tasks) but no peer connection.
 
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use rtcgate_core::{Call, CallEvents, CallOptions};
+
 use crate::BenchResult;
 use crate::config::Config;
+use crate::report::Row;
 use crate::stack::{Pair, Stack};
 use crate::sys;
+
+/// What a memory measurement holds open, per pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// A connected pair of `Stack` with one open data channel.
+    Pair(Stack),
+    /// Two rtcgate Calls, each alone in its own room (signalling only).
+    Signalling,
+    Ws,
+}
+
+impl Subject {
+    /// Every subject, in the order they are measured.
+    pub const ALL: [Subject; 4] = [
+        Subject::Pair(Stack::Rtcgate),
+        Subject::Pair(Stack::Raw),
+        Subject::Signalling,
+        Subject::Ws,
+    ];
+
+    /// Name used in output and on the child's command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subject::Pair(stack) => stack.name(),
+            Subject::Signalling => "signalling",
+            Subject::Ws => "ws",
+        }
+    }
+
+    /// The inverse of [`name`](Self::name).
+    pub fn parse(name: &str) -> Option<Subject> {
+        Subject::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Opens the `i`th unit of this subject.
+    async fn open(self, url: &str, i: usize, config: &Config) -> BenchResult<Held> {
+        let room = format!("memory-{i}");
+        match self {
+            Subject::Pair(stack) => {
+                let (mut pair, _) = stack
+                    .connect(url, &room, true, config.connect_timeout)
+                    .await?;
+                pair.idle();
+                Ok(Held::Pair(pair))
+            }
+            Subject::Signalling => {
+                let join = |side: &'static str| {
+                    let room = format!("{room}-{side}");
+                    async move { Call::join_url(url, &room, side, CallOptions::default()).await }
+                };
+                let (a, b) = tokio::try_join!(join("a"), join("b"))?;
+                Ok(Held::Calls([a, b]))
+            }
+            Subject::Ws => {
+                let (a, _) = tokio_tungstenite::connect_async(url).await?;
+                let (b, _) = tokio_tungstenite::connect_async(url).await?;
+                Ok(Held::Ws(vec![a, b]))
+            }
+        }
+    }
+}
+
+/// One unit a memory child keeps open.
+enum Held {
+    Pair(Pair),
+    Calls([(Call, CallEvents); 2]),
+    Ws(
+        Vec<
+            tokio_tungstenite::WebSocketStream<
+                tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+            >,
+        >,
+    ),
+}
+
+impl Held {
+    async fn close(self) {
+        match self {
+            Held::Pair(pair) => pair.close().await,
+            Held::Calls([(a, _), (b, _)]) => {
+                let _ = tokio::join!(a.leave(), b.leave());
+            }
+            Held::Ws(_) => {}
+        }
+    }
+}
 
 /// One child's measurement.
 #[derive(Debug, Clone, Copy)]
@@ -63,34 +156,70 @@ impl Measurement {
     }
 }
 
-/// Runs one child process per (stack, N) and collects the results.
-pub async fn run(config: &Config) -> Vec<(Stack, usize, BenchResult<Measurement>)> {
+/// Measures every subject for every N and returns the table rows.
+pub async fn run(config: &Config) -> Vec<Row> {
+    println!("\nmemory per connected idle pair (one child process per measurement)");
+    let results = measure_all(config).await;
+    let kib = |subject, pairs| {
+        results.iter().find_map(|(s, n, m)| match m {
+            Ok(m) if *s == subject && *n == pairs => Some(m.per_pair() / 1024.0),
+            _ => None,
+        })
+    };
+    let mut rows = Vec::new();
+    for &pairs in &config.memory_pairs {
+        rows.push(
+            Row::new(
+                format!("memory per idle pair, N={pairs} (KiB RSS)"),
+                kib(Subject::Pair(Stack::Rtcgate), pairs),
+                kib(Subject::Pair(Stack::Raw), pairs),
+            )
+            .decimals(0),
+        );
+        rows.push(
+            Row::new(
+                format!("… of which 2 lone Calls (signalling), N={pairs} (KiB RSS)"),
+                kib(Subject::Signalling, pairs),
+                None,
+            )
+            .decimals(0),
+        );
+    }
+    rows
+}
+
+/// Runs one child process per (subject, N) and collects the results.
+async fn measure_all(config: &Config) -> Vec<(Subject, usize, BenchResult<Measurement>)> {
     let mut results = Vec::new();
     for &pairs in &config.memory_pairs {
-        for stack in Stack::BOTH {
-            let measured = measure_in_child(config, stack, pairs).await;
+        for subject in Subject::ALL {
+            let measured = measure_in_child(config, subject, pairs).await;
             match &measured {
                 Ok(m) => println!(
-                    "  {:<8} N={:<3} RSS {:.1} → {:.1} MiB, {:.0} KiB per pair, connected in {:.1} s",
-                    stack.name(),
+                    "  {:<10} N={:<3} RSS {:.1} → {:.1} MiB, {:.0} KiB per pair, connected in {:.1} s",
+                    subject.name(),
                     pairs,
                     m.rss_before as f64 / 1048576.0,
                     m.rss_after as f64 / 1048576.0,
                     m.per_pair() / 1024.0,
                     m.setup.as_secs_f64()
                 ),
-                Err(err) => println!("  {:<8} N={pairs:<3} failed: {err}", stack.name()),
+                Err(err) => println!("  {:<10} N={pairs:<3} failed: {err}", subject.name()),
             }
-            results.push((stack, pairs, measured));
+            results.push((subject, pairs, measured));
         }
     }
     results
 }
 
-async fn measure_in_child(config: &Config, stack: Stack, pairs: usize) -> BenchResult<Measurement> {
+async fn measure_in_child(
+    config: &Config,
+    subject: Subject,
+    pairs: usize,
+) -> BenchResult<Measurement> {
     let mut command = tokio::process::Command::new(std::env::current_exe()?);
     command
-        .args(["--memory-child", stack.name(), &pairs.to_string()])
+        .args(["--memory-child", subject.name(), &pairs.to_string()])
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true);
     if config.quick {
@@ -107,27 +236,17 @@ async fn measure_in_child(config: &Config, stack: Stack, pairs: usize) -> BenchR
         .ok_or_else(|| format!("memory child failed ({}): {stdout}", output.status).into())
 }
 
-/// The child's side: measure `pairs` pairs of `stack` and print the result.
-pub async fn child(config: &Config, stack: Stack, pairs: usize) -> BenchResult<()> {
+/// The child's side: measure `pairs` units of `subject` and print the result.
+pub async fn child(config: &Config, subject: Subject, pairs: usize) -> BenchResult<()> {
     let server = crate::start_server().await?;
     let url = server.url();
-    let connect = |i: usize| {
-        let url = url.clone();
-        async move {
-            let room = format!("memory-{i}");
-            let (mut pair, _) = stack
-                .connect(&url, &room, true, config.connect_timeout)
-                .await?;
-            pair.idle();
-            BenchResult::Ok(pair)
-        }
-    };
+    let connect = |i: usize| subject.open(&url, i, config);
     let warm_up = connect(usize::MAX).await?;
     tokio::time::sleep(config.settle).await;
     let rss_before = sys::rss_bytes()?;
 
     let start = Instant::now();
-    let connected: Vec<BenchResult<Pair>> = futures::stream::iter(0..pairs)
+    let connected: Vec<BenchResult<Held>> = futures::stream::iter(0..pairs)
         .map(connect)
         .buffer_unordered(config.memory_concurrency)
         .collect()
@@ -149,7 +268,7 @@ pub async fn child(config: &Config, stack: Stack, pairs: usize) -> BenchResult<(
 
     open.push(warm_up);
     let closing =
-        futures::stream::iter(open).for_each_concurrent(config.memory_concurrency, Pair::close);
+        futures::stream::iter(open).for_each_concurrent(config.memory_concurrency, Held::close);
     if tokio::time::timeout(Duration::from_secs(60), closing)
         .await
         .is_err()

@@ -11,7 +11,7 @@ use webrtc::data_channel::RTCDataChannelInit;
 use crate::BenchResult;
 use crate::gate::{GatePair, GateReceiver, GateSender};
 use crate::raw::{RawPair, RawReceiver, RawSender};
-use crate::throughput::{ChannelReceiver, ChannelSender};
+use crate::transfer::{ChannelReceiver, ChannelSender};
 
 /// Which stack a measurement uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,17 +26,12 @@ impl Stack {
     /// Both stacks, rtcgate first.
     pub const BOTH: [Stack; 2] = [Stack::Rtcgate, Stack::Raw];
 
-    /// Name used in output and on the memory child's command line.
+    /// Name used in output.
     pub fn name(self) -> &'static str {
         match self {
             Stack::Rtcgate => "rtcgate",
             Stack::Raw => "raw",
         }
-    }
-
-    /// The inverse of [`name`](Self::name).
-    pub fn parse(name: &str) -> Option<Stack> {
-        Stack::BOTH.into_iter().find(|s| s.name() == name)
     }
 
     /// Connects a pair in `room` (rtcgate) with one open channel; also returns

@@ -1,245 +1,166 @@
-//! The data-channel transfer, written once against two small traits so that
-//! rtcgate's [`DataChannel`](rtcgate_core::DataChannel) and a raw webrtc
-//! channel run exactly the same sender and receiver.
-//!
-//! Every message starts with its sequence number (u32, little endian) and is
-//! filled with a byte derived from it; the receiver checks length, content,
-//! order (reliable) and duplicates (unreliable).
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
-
-use bytes::Bytes;
+//! The throughput section: each transfer plan runs several rounds on both
+//! stacks, and the medians go into the table.
 
 use crate::BenchResult;
-use crate::config::TransferPlan;
-use crate::sys;
+use crate::config::{Config, TransferPlan};
+use crate::report::Row;
+use crate::stack::Stack;
+use crate::transfer::{self, TransferResult};
 
-/// The sending end of a channel under test.
-#[async_trait::async_trait]
-pub trait ChannelSender: Send + Sync + 'static {
-    /// Queues one binary message.
-    async fn send(&self, data: &[u8]) -> BenchResult<()>;
-    /// Bytes queued but not yet acknowledged or abandoned.
-    async fn buffered_amount(&self) -> BenchResult<usize>;
-    /// Sets the level at which the channel reports "buffered amount low".
-    async fn set_low_threshold(&self, bytes: u32) -> BenchResult<()>;
-    /// Waits until at most `bytes` are buffered.
-    async fn wait_buffered_below(&self, bytes: usize) -> BenchResult<()>;
+/// Runs the reliable and the unreliable plan and returns their table rows.
+pub async fn run(config: &Config, url: &str) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for plan in [config.reliable, config.unreliable] {
+        let (gate, raw) = transfers(config, url, plan).await;
+        rows.extend(table_rows(plan, &gate, &raw));
+    }
+    rows
 }
 
-/// The receiving end of a channel under test.
-#[async_trait::async_trait]
-pub trait ChannelReceiver: Send + 'static {
-    /// The next binary message; `None` once the channel closed.
-    async fn recv(&mut self) -> Option<Bytes>;
-}
-
-/// What one transfer achieved.
-#[derive(Debug, Clone, Default)]
-pub struct TransferResult {
-    /// Bytes that arrived intact.
-    pub delivered_bytes: u64,
-    /// Messages the sender offered.
-    pub offered_messages: u64,
-    /// Messages that arrived intact.
-    pub delivered_messages: u64,
-    /// Messages with a wrong length or content.
-    pub corrupt: u64,
-    /// Messages not directly after their predecessor (only meaningful when ordered).
-    pub out_of_order: u64,
-    /// Messages that arrived twice.
-    pub duplicates: u64,
-    /// First send → last intact delivery.
-    pub elapsed: Duration,
-    /// Pauses of more than [`STALL`] between two deliveries (or before the first).
-    pub stalls: u32,
-    /// Their total length.
-    pub stalled: Duration,
-    /// Process CPU time (user + system) during the transfer.
-    pub cpu: Duration,
-    /// The plan's timeout cut the transfer short.
-    pub timed_out: bool,
-    /// Why the sender stopped early, if it did.
-    pub sender_error: Option<String>,
-}
-
-impl TransferResult {
-    /// Delivered megabytes (10^6 bytes) per second.
-    pub fn mb_per_s(&self) -> f64 {
-        self.delivered_bytes as f64 / 1e6 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-
-    /// Delivered MB/s over the time outside stalls: the rate while data flowed.
-    pub fn active_mb_per_s(&self) -> f64 {
-        let active = self.elapsed.saturating_sub(self.stalled);
-        self.delivered_bytes as f64 / 1e6 / active.as_secs_f64().max(1e-9)
-    }
-
-    /// Share of offered messages that arrived intact.
-    pub fn delivered_fraction(&self) -> f64 {
-        self.delivered_messages as f64 / (self.offered_messages as f64).max(1.0)
-    }
-
-    /// True when a reliable transfer delivered everything, intact and in order.
-    pub fn is_clean(&self) -> bool {
-        self.delivered_messages == self.offered_messages
-            && self.corrupt == 0
-            && self.out_of_order == 0
-            && self.duplicates == 0
-            && self.sender_error.is_none()
-    }
-}
-
-/// A pause between deliveries longer than this counts as a stall (SCTP
-/// retransmission timeouts are 1 s and more; the ICE/driver ticks 200 ms).
-pub const STALL: Duration = Duration::from_millis(100);
-
-/// How long the receiver of an unreliable transfer waits for stragglers after
-/// the sender's buffer drained.
-const TAIL_IDLE: Duration = Duration::from_millis(500);
-
-/// Runs `plan` from `sender` to `receiver` and measures it.
-pub async fn run(
+/// Runs `plan` `config.rounds` times on each stack (the stack that goes first
+/// alternates) and returns the results per stack.
+async fn transfers(
+    config: &Config,
+    url: &str,
     plan: TransferPlan,
-    sender: Arc<dyn ChannelSender>,
-    receiver: Box<dyn ChannelReceiver>,
+) -> (Vec<TransferResult>, Vec<TransferResult>) {
+    println!(
+        "\n{} {} KiB messages, {} MiB, pause above {} KiB buffered, resume at {} KiB",
+        kind(plan),
+        plan.message_size / 1024,
+        plan.total_bytes >> 20,
+        plan.high_water / 1024,
+        plan.low_water / 1024
+    );
+    let (mut gate, mut raw) = (Vec::new(), Vec::new());
+    for round in 0..config.rounds {
+        let mut order = Stack::BOTH;
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for stack in order {
+            let room = format!("throughput-{}-{round}", kind(plan));
+            match transfer(config, url, &room, stack, plan).await {
+                Ok(result) => {
+                    print_transfer(stack, round, &result);
+                    match stack {
+                        Stack::Rtcgate => gate.push(result),
+                        Stack::Raw => raw.push(result),
+                    }
+                }
+                Err(err) => println!("  {:<8} round {round}: failed: {err}", stack.name()),
+            }
+        }
+    }
+    (gate, raw)
+}
+
+async fn transfer(
+    config: &Config,
+    url: &str,
+    room: &str,
+    stack: Stack,
+    plan: TransferPlan,
 ) -> BenchResult<TransferResult> {
-    sender.set_low_threshold(plan.low_water as u32).await?;
-    let sender_done = Arc::new(AtomicBool::new(false));
-    let deadline = Instant::now() + plan.timeout;
-    let cpu_start = sys::cpu_time();
-    let start = Instant::now();
-
-    let receiving = tokio::spawn(receive(
-        plan,
-        receiver,
-        sender_done.clone(),
-        start,
-        deadline,
-    ));
-    let sending = tokio::spawn(async move {
-        let result = send_all(plan, sender.as_ref(), deadline).await;
-        sender_done.store(true, Ordering::SeqCst);
-        result
-    });
-    let sender_result = sending.await?;
-    let Received {
-        mut result,
-        last_delivery,
-    } = receiving.await?;
-    result.cpu = sys::cpu_time().saturating_sub(cpu_start);
-    result.elapsed = last_delivery.map_or(Duration::ZERO, |last| last.duration_since(start));
-    result.sender_error = sender_result.err().map(|e| e.to_string());
-    result.timed_out |= Instant::now() >= deadline;
-    Ok(result)
+    let (pair, _) = stack
+        .connect(url, room, plan.reliable, config.connect_timeout)
+        .await?;
+    let (sender, receiver) = pair.ends();
+    let result = transfer::run(plan, sender, receiver).await;
+    pair.close().await;
+    result
 }
 
-/// Sends every message with buffered-amount back-pressure, then waits for the
-/// buffer to drain.
-async fn send_all(
-    plan: TransferPlan,
-    sender: &dyn ChannelSender,
-    deadline: Instant,
-) -> BenchResult<()> {
-    let mut message = vec![0u8; plan.message_size];
-    for seq in 0..plan.messages() as u32 {
-        fill(&mut message, seq);
-        sender.send(&message).await?;
-        if sender.buffered_amount().await? > plan.high_water {
-            until(deadline, sender.wait_buffered_below(plan.low_water)).await??;
-        }
+fn kind(plan: TransferPlan) -> &'static str {
+    if plan.reliable {
+        "reliable"
+    } else {
+        "unreliable"
     }
-    until(deadline, sender.wait_buffered_below(0)).await?
 }
 
-/// Fails with "timed out" at `deadline`.
-async fn until<T>(deadline: Instant, fut: impl Future<Output = T>) -> BenchResult<T> {
-    tokio::time::timeout_at(deadline.into(), fut)
-        .await
-        .map_err(|_| "transfer timed out".into())
+fn print_transfer(stack: Stack, round: usize, r: &TransferResult) {
+    println!(
+        "  {:<8} round {round}: {:>6.1} MB/s, {}/{} messages in {:.2} s, CPU {:.2} s, \
+         {} stalls > {} ms ({:.1} s), corrupt {}, out of order {}, duplicates {}{}{}",
+        stack.name(),
+        r.mb_per_s(),
+        r.delivered_messages,
+        r.offered_messages,
+        r.elapsed.as_secs_f64(),
+        r.cpu.as_secs_f64(),
+        r.stalls,
+        transfer::STALL.as_millis(),
+        r.stalled.as_secs_f64(),
+        r.corrupt,
+        r.out_of_order,
+        r.duplicates,
+        if r.timed_out { ", TIMED OUT" } else { "" },
+        r.sender_error
+            .as_ref()
+            .map(|e| format!(", sender: {e}"))
+            .unwrap_or_default(),
+    );
 }
 
-/// The receiver's tally plus the instant of the last intact message.
-struct Received {
-    result: TransferResult,
-    last_delivery: Option<Instant>,
+/// Median of `values` (upper median for an even count).
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
 }
 
-async fn receive(
-    plan: TransferPlan,
-    mut receiver: Box<dyn ChannelReceiver>,
-    sender_done: Arc<AtomicBool>,
-    start: Instant,
-    deadline: Instant,
-) -> Received {
-    let count = plan.messages();
-    let mut seen = vec![false; count];
-    let mut result = TransferResult {
-        offered_messages: count as u64,
-        ..TransferResult::default()
+fn table_rows(plan: TransferPlan, gate: &[TransferResult], raw: &[TransferResult]) -> Vec<Row> {
+    let size = format!("{} KiB", plan.message_size / 1024);
+    let stat = |results: &[TransferResult], f: fn(&TransferResult) -> f64| {
+        median(results.iter().map(f).collect())
     };
-    let mut last_delivery = None;
-    let mut next_seq: u32 = 0;
-    while (result.delivered_messages as usize) < count {
-        if Instant::now() >= deadline {
-            result.timed_out = true;
-            break;
-        }
-        // Wake up regularly: an unreliable transfer ends by silence, not by count.
-        let message = match tokio::time::timeout(TAIL_IDLE, receiver.recv()).await {
-            Ok(Some(message)) => message,
-            Ok(None) => break,
-            Err(_) if sender_done.load(Ordering::SeqCst) => break,
-            Err(_) => continue,
+    let mut rows = vec![Row::new(
+        format!("{} {size} throughput (MB/s)", kind(plan)),
+        stat(gate, TransferResult::mb_per_s),
+        stat(raw, TransferResult::mb_per_s),
+    )];
+    rows.push(Row::new(
+        format!("{} {size} throughput outside stalls (MB/s)", kind(plan)),
+        stat(gate, TransferResult::active_mb_per_s),
+        stat(raw, TransferResult::active_mb_per_s),
+    ));
+    let stalled = |r: &TransferResult| r.stalled.as_secs_f64();
+    rows.push(
+        Row::new(
+            format!("{} {size} time in stalls > 100 ms (s)", kind(plan)),
+            stat(gate, stalled),
+            stat(raw, stalled),
+        )
+        .decimals(1),
+    );
+    if plan.reliable {
+        let clean = |results: &[TransferResult]| {
+            Some(results.iter().filter(|r| r.is_clean()).count() as f64)
         };
-        let Some(seq) = check(&message, plan.message_size).filter(|&s| (s as usize) < count) else {
-            result.corrupt += 1;
-            continue;
-        };
-        if std::mem::replace(&mut seen[seq as usize], true) {
-            result.duplicates += 1;
-            continue;
-        }
-        if seq != next_seq {
-            result.out_of_order += 1;
-        }
-        next_seq = seq.wrapping_add(1);
-        result.delivered_messages += 1;
-        result.delivered_bytes += message.len() as u64;
-        let now = Instant::now();
-        let gap = now.duration_since(last_delivery.unwrap_or(start));
-        if gap > STALL {
-            result.stalls += 1;
-            result.stalled += gap;
-        }
-        last_delivery = Some(now);
+        rows.push(
+            Row::new(
+                format!("reliable: clean transfers of {}", gate.len().max(raw.len())),
+                clean(gate),
+                clean(raw),
+            )
+            .decimals(0),
+        );
+    } else {
+        let percent = |r: &TransferResult| r.delivered_fraction() * 100.0;
+        rows.push(Row::new(
+            "unreliable delivered (%)",
+            stat(gate, percent),
+            stat(raw, percent),
+        ));
     }
-    Received {
-        result,
-        last_delivery,
-    }
-}
-
-/// Writes message `seq`: its number, then a byte derived from it.
-fn fill(message: &mut [u8], seq: u32) {
-    message[..4].copy_from_slice(&seq.to_le_bytes());
-    message[4..].fill(pattern(seq));
-}
-
-/// The sequence number of an intact message of `size` bytes.
-fn check(message: &[u8], size: usize) -> Option<u32> {
-    if message.len() != size {
-        return None;
-    }
-    let seq = u32::from_le_bytes(message[..4].try_into().ok()?);
-    message[4..]
-        .iter()
-        .all(|&b| b == pattern(seq))
-        .then_some(seq)
-}
-
-fn pattern(seq: u32) -> u8 {
-    (seq as u8) ^ 0xA5
+    let cpu = |r: &TransferResult| r.cpu.as_secs_f64();
+    rows.push(
+        Row::new(
+            format!("{} {size} CPU time (s)", kind(plan)),
+            stat(gate, cpu),
+            stat(raw, cpu),
+        )
+        .decimals(2),
+    );
+    rows
 }
