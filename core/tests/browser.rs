@@ -10,18 +10,12 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Stdio;
 
-use rtcgate_core::media::Clip;
 use rtcgate_core::signalling::{ServerConfig, SignallingServer};
-use rtcgate_core::{Call, CallEvent, Codec, DataMessage, LocalTrack};
+use rtcgate_core::{Call, CallEvent, Codec, DataMessage};
 use support::*;
 use tokio::io::AsyncReadExt;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_exchanges_media_and_data_with_core() {
@@ -37,22 +31,7 @@ async fn chromium_exchanges_media_and_data_with_core() {
         Call::join_url(&server.url(), "browser-room", "native", Default::default())
             .await
             .unwrap();
-    let video = LocalTrack::new(Codec::Vp8, "native-cam", "native").unwrap();
-    let audio = LocalTrack::new(Codec::Opus, "native-mic", "native").unwrap();
-    call.add_track(&video).await.unwrap();
-    call.add_track(&audio).await.unwrap();
-    let vp8 = Clip::open(repo().join("examples/media/testsrc-vp8.ivf")).unwrap();
-    let opus = Clip::open(repo().join("examples/media/testsrc-opus.ogg")).unwrap();
-    let players = [
-        tokio::spawn({
-            let video = video.clone();
-            async move { vp8.play(&video, None).await }
-        }),
-        tokio::spawn({
-            let audio = audio.clone();
-            async move { opus.play(&audio, None).await }
-        }),
-    ];
+    let players = send_test_pattern(&call).await;
 
     let url = format!(
         "{}?room=browser-room&name=chromium&autojoin=1",

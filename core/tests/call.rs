@@ -327,14 +327,15 @@ async fn simultaneous_offers_do_not_deadlock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_sdp_from_a_member_is_an_error_event_not_a_crash() {
-    use rtcgate_core::signalling::{JoinRequest, PeerMessage, Signaller, WsSignaller};
+    use rtcgate_core::signalling::{JoinRequest, PeerMessage, SignalEvent, Signaller, WsSignaller};
     init_logging();
     require_interfaces();
     let server = start_server().await;
     let (alice, mut alice_events) = join(&server, "bad-sdp", "alice").await;
-    // A raw signalling client pretends to be a member and sends garbage as an offer.
+    // A raw signalling client pretends to be a member: it answers alice's
+    // offer with garbage, then sends a garbage offer of its own.
     let rogue = WsSignaller::new(server.url());
-    let joined = rogue
+    let mut joined = rogue
         .join(JoinRequest {
             room: "bad-sdp".into(),
             display_name: "rogue".into(),
@@ -343,19 +344,33 @@ async fn invalid_sdp_from_a_member_is_an_error_event_not_a_crash() {
         .await
         .unwrap();
     let alice_id = joined.members[0].id.clone();
-    rogue
-        .send(&alice_id, PeerMessage::Offer("this is not SDP".into()))
-        .await
-        .unwrap();
-    let message = next_matching(&mut alice_events, "error event", |e| match e {
-        CallEvent::Error {
-            member: Some(_),
-            message,
-        } => Some(message.clone()),
-        _ => None,
+    within(30, "alice's offer to the rogue", async {
+        loop {
+            match joined.events.recv().await.expect("rogue events") {
+                SignalEvent::Peer {
+                    message: PeerMessage::Offer(_),
+                    ..
+                } => break,
+                _ => continue,
+            }
+        }
     })
     .await;
-    assert!(message.contains("offer"), "{message}");
+    for (garbage, kind) in [
+        (PeerMessage::Answer("this is not SDP".into()), "answer"),
+        (PeerMessage::Offer("v=0 nor this".into()), "offer"),
+    ] {
+        rogue.send(&alice_id, garbage).await.unwrap();
+        let message = next_matching(&mut alice_events, "error event", |e| match e {
+            CallEvent::Error {
+                member: Some(_),
+                message,
+            } => Some(message.clone()),
+            _ => None,
+        })
+        .await;
+        assert!(message.contains(kind), "{message}");
+    }
     // The call still works with a well-behaved member.
     let (bob, _bob_events) = join(&server, "bad-sdp", "bob").await;
     let track = LocalTrack::new(Codec::Opus, "bob-mic", "bob").unwrap();

@@ -6,17 +6,11 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Stdio;
 
-use rtcgate_core::media::Clip;
-use rtcgate_core::{CallEvent, Codec, DataChannelOptions, DataMessage, LocalTrack};
+use rtcgate_core::{CallEvent, Codec, DataChannelOptions, DataMessage};
 use support::*;
 use tokio::io::AsyncReadExt;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webrtcbin_exchanges_media_and_data_with_core() {
@@ -24,22 +18,7 @@ async fn webrtcbin_exchanges_media_and_data_with_core() {
     require_interfaces();
     let server = start_server().await;
     let (call, mut events) = join(&server, "gst-room", "native").await;
-    let video = LocalTrack::new(Codec::Vp8, "native-cam", "native").unwrap();
-    let audio = LocalTrack::new(Codec::Opus, "native-mic", "native").unwrap();
-    call.add_track(&video).await.unwrap();
-    call.add_track(&audio).await.unwrap();
-    let vp8 = Clip::open(repo().join("examples/media/testsrc-vp8.ivf")).unwrap();
-    let opus = Clip::open(repo().join("examples/media/testsrc-opus.ogg")).unwrap();
-    let players = [
-        tokio::spawn({
-            let video = video.clone();
-            async move { vp8.play(&video, None).await }
-        }),
-        tokio::spawn({
-            let audio = audio.clone();
-            async move { opus.play(&audio, None).await }
-        }),
-    ];
+    let players = send_test_pattern(&call).await;
 
     // Debian's python3 sees python3-gi; a pyenv python on PATH would not.
     let mut peer = tokio::process::Command::new("/usr/bin/python3")

@@ -539,8 +539,23 @@
       await pc.setLocalDescription();
       console.info(`rtcgate: sending answer to ${peer.id}`);
       sendSignal({ type: 'answer', to: peer.id, sdp: pc.localDescription.sdp });
+      if (offerCollision) recreateLostChannel(peer);
     }
     peer.negotiatedAt = Date.now();
+  }
+
+  // Chromium 156: a data channel created before our offer was rolled back is
+  // never offered again (later offers carry no m=application section, and
+  // negotiationneeded fires forever). If the rollback left no SCTP transport,
+  // replace the stranded channel; the new one is negotiated normally.
+  function recreateLostChannel(peer) {
+    const pc = peer.pc;
+    if (pc.sctp || !peer.localChannel || peer.localChannel.readyState !== 'connecting') return;
+    console.info(`rtcgate: re-creating the chat channel with ${peer.id} after a rollback`);
+    peer.localChannel.onclose = null;
+    peer.localChannel.close();
+    peer.localChannel = pc.createDataChannel('chat', { ordered: true });
+    setupChannel(peer, peer.localChannel);
   }
 
   async function onRemoteCandidate(peer, candidate) {

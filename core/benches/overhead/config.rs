@@ -21,6 +21,8 @@ pub struct TransferPlan {
     pub low_water: usize,
     /// The transfer gives up (and reports what arrived) after this long.
     pub timeout: Duration,
+    /// Runs per stack (alternating stacks); the median is reported.
+    pub rounds: usize,
 }
 
 impl TransferPlan {
@@ -39,8 +41,6 @@ pub struct Config {
     pub reliable: TransferPlan,
     /// Unordered/unreliable transfer.
     pub unreliable: TransferPlan,
-    /// Each transfer runs this many times per stack (alternating stacks); the median is reported.
-    pub rounds: usize,
     /// Join → channel-open samples per stack.
     pub joins: usize,
     /// Pair counts of the memory section.
@@ -97,7 +97,8 @@ impl Config {
             .ok()
             .and_then(|v| v.parse().ok())
         {
-            config.rounds = rounds;
+            config.reliable.rounds = rounds;
+            config.unreliable.rounds = rounds;
         }
         config
     }
@@ -112,6 +113,8 @@ impl Config {
                 high_water: MIB,
                 low_water: 512 * KIB,
                 timeout: Duration::from_secs(90),
+                // Each run takes 2–12 s, mostly in retransmission stalls.
+                rounds: 9,
             },
             unreliable: TransferPlan {
                 reliable: false,
@@ -120,8 +123,9 @@ impl Config {
                 high_water: MIB,
                 low_water: 512 * KIB,
                 timeout: Duration::from_secs(90),
+                // Each run takes well under 2 s but varies ±50 %: more of them.
+                rounds: 15,
             },
-            rounds: 3,
             joins: 50,
             memory_pairs: vec![20, 100],
             memory_concurrency: 8,
@@ -138,14 +142,15 @@ impl Config {
             reliable: TransferPlan {
                 total_bytes: 4 * MIB,
                 timeout: Duration::from_secs(15),
+                rounds: 1,
                 ..full.reliable
             },
             unreliable: TransferPlan {
                 total_bytes: 2 * MIB,
                 timeout: Duration::from_secs(15),
+                rounds: 1,
                 ..full.unreliable
             },
-            rounds: 1,
             joins: 4,
             memory_pairs: vec![3, 6],
             settle: Duration::from_secs(1),

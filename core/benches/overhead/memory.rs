@@ -8,9 +8,10 @@
 //! reliable channel), waits for things to settle, reads the resident size
 //! again, prints one `MEMORY …` line, and closes everything.
 //!
-//! A third subject splits rtcgate's figure: two Calls per "pair" that each sit
-//! alone in a room, so there is signalling (WebSocket client, server session,
-//! call tasks) but no peer connection.
+//! Two more subjects split rtcgate's figure: two Calls per "pair" that each
+//! sit alone in a room, so there is signalling (WebSocket client, server
+//! session, call tasks) but no peer connection; and two bare WebSocket
+//! connections to the server per "pair" (no join at all).
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,8 @@ pub enum Subject {
     Pair(Stack),
     /// Two rtcgate Calls, each alone in its own room (signalling only).
     Signalling,
-    Ws,
+    /// Two WebSocket connections to the signalling server that never join.
+    WebSocket,
 }
 
 impl Subject {
@@ -40,7 +42,7 @@ impl Subject {
         Subject::Pair(Stack::Rtcgate),
         Subject::Pair(Stack::Raw),
         Subject::Signalling,
-        Subject::Ws,
+        Subject::WebSocket,
     ];
 
     /// Name used in output and on the child's command line.
@@ -48,7 +50,7 @@ impl Subject {
         match self {
             Subject::Pair(stack) => stack.name(),
             Subject::Signalling => "signalling",
-            Subject::Ws => "ws",
+            Subject::WebSocket => "websocket",
         }
     }
 
@@ -76,26 +78,24 @@ impl Subject {
                 let (a, b) = tokio::try_join!(join("a"), join("b"))?;
                 Ok(Held::Calls([a, b]))
             }
-            Subject::Ws => {
+            Subject::WebSocket => {
                 let (a, _) = tokio_tungstenite::connect_async(url).await?;
                 let (b, _) = tokio_tungstenite::connect_async(url).await?;
-                Ok(Held::Ws(vec![a, b]))
+                Ok(Held::Sockets(Box::new([a, b])))
             }
         }
     }
 }
 
+/// A client WebSocket connection, as `tokio_tungstenite::connect_async` makes it.
+type WebSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// One unit a memory child keeps open.
 enum Held {
     Pair(Pair),
     Calls([(Call, CallEvents); 2]),
-    Ws(
-        Vec<
-            tokio_tungstenite::WebSocketStream<
-                tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-            >,
-        >,
-    ),
+    Sockets(Box<[WebSocket; 2]>),
 }
 
 impl Held {
@@ -105,7 +105,11 @@ impl Held {
             Held::Calls([(a, _), (b, _)]) => {
                 let _ = tokio::join!(a.leave(), b.leave());
             }
-            Held::Ws(_) => {}
+            Held::Sockets(sockets) => {
+                for mut socket in *sockets {
+                    let _ = socket.close(None).await;
+                }
+            }
         }
     }
 }
@@ -176,14 +180,19 @@ pub async fn run(config: &Config) -> Vec<Row> {
             )
             .decimals(0),
         );
-        rows.push(
-            Row::new(
-                format!("… of which 2 lone Calls (signalling), N={pairs} (KiB RSS)"),
-                kib(Subject::Signalling, pairs),
-                None,
-            )
-            .decimals(0),
-        );
+        for (what, subject) in [
+            ("2 lone Calls (signalling)", Subject::Signalling),
+            ("2 bare WebSockets", Subject::WebSocket),
+        ] {
+            rows.push(
+                Row::new(
+                    format!("… of which {what}, N={pairs} (KiB RSS)"),
+                    kib(subject, pairs),
+                    None,
+                )
+                .decimals(0),
+            );
+        }
     }
     rows
 }

@@ -1,7 +1,10 @@
-//! The baseline: two bare webrtc 0.21 peer connections built exactly like
-//! rtcgate's `call/factory.rs` builds its own (default codecs, default
-//! interceptors, MID extension for audio, mDNS off, no loopback candidates,
-//! `0.0.0.0:0` UDP bind), connected by direct in-process signalling.
+//! The baseline: two bare webrtc 0.21 peer connections built like rtcgate's
+//! `call/factory.rs` builds its own with default `CallOptions`: default codecs,
+//! default interceptors, MID extension for audio, the same setting engine (mDNS
+//! off, loopback candidates off, the same ICE timeouts), no ICE servers, the
+//! same UDP bind addresses (`0.0.0.0:0`). Not copied: rtcgate's own
+//! interceptors (RTX unwrapper, RTCP forwarder), which are part of what is
+//! measured, and act on RTP/RTCP only. Connected by direct in-process signalling.
 //!
 //! The descriptions carry the candidates (each side waits for gathering to
 //! complete, which takes about a millisecond for host candidates). Trickling
@@ -9,7 +12,6 @@
 //! open): they reach the ICE agent just after its first connectivity-check
 //! tick found no pairs, so the checks wait for the next tick 200 ms later.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,8 @@ use webrtc::peer_connection::{
     RTCConfigurationBuilder, RTCIceGatheringState, RTCSessionDescription, Registry,
     SettingEngineBuilder, register_default_interceptors,
 };
+
+use rtcgate_core::CallOptions;
 
 use crate::BenchResult;
 use crate::transfer::{ChannelReceiver, ChannelSender};
@@ -89,9 +93,16 @@ async fn build_peer() -> BenchResult<Peer> {
         RtpCodecKind::Audio,
         None,
     )?;
+    let options = CallOptions::default();
+    let timeouts = options.ice_timeouts;
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
-        .with_include_loopback_candidate(false)
+        .with_include_loopback_candidate(options.include_loopback)
+        .with_ice_timeouts(
+            Some(timeouts.disconnected),
+            Some(timeouts.failed),
+            Some(timeouts.keepalive_interval),
+        )
         .build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
@@ -102,7 +113,7 @@ async fn build_peer() -> BenchResult<Peer> {
             channels: channels_tx,
             gathered: gathered.clone(),
         }))
-        .with_udp_addrs(vec![SocketAddr::from(([0, 0, 0, 0], 0))])
+        .with_udp_addrs(options.udp_addrs)
         .build()
         .await?;
     Ok(Peer {

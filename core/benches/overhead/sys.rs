@@ -62,6 +62,18 @@ pub fn machine_description() -> String {
     format!("{cores} cores, {model}")
 }
 
+/// Datagrams the kernel dropped because a UDP socket's receive buffer was
+/// full (`RcvbufErrors` in `/proc/net/snmp`, counted per network namespace).
+pub fn udp_receive_buffer_errors() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut udp = snmp.lines().filter(|line| line.starts_with("Udp:"));
+    let (names, values) = (udp.next()?, udp.next()?);
+    let column = names
+        .split_whitespace()
+        .position(|name| name == "RcvbufErrors")?;
+    values.split_whitespace().nth(column)?.parse().ok()
+}
+
 /// True when a UDP socket towards the namespace's veth address gets a
 /// non-loopback source: ICE has a host candidate to use.
 pub fn has_non_loopback_interface() -> bool {

@@ -17,7 +17,7 @@ pub async fn run(config: &Config, url: &str) -> Vec<Row> {
     rows
 }
 
-/// Runs `plan` `config.rounds` times on each stack (the stack that goes first
+/// Runs `plan` `plan.rounds` times on each stack (the stack that goes first
 /// alternates) and returns the results per stack.
 async fn transfers(
     config: &Config,
@@ -33,7 +33,7 @@ async fn transfers(
         plan.low_water / 1024
     );
     let (mut gate, mut raw) = (Vec::new(), Vec::new());
-    for round in 0..config.rounds {
+    for round in 0..plan.rounds {
         let mut order = Stack::BOTH;
         if round % 2 == 1 {
             order.reverse();
@@ -82,7 +82,7 @@ fn kind(plan: TransferPlan) -> &'static str {
 fn print_transfer(stack: Stack, round: usize, r: &TransferResult) {
     println!(
         "  {:<8} round {round}: {:>6.1} MB/s, {}/{} messages in {:.2} s, CPU {:.2} s, \
-         {} stalls > {} ms ({:.1} s), corrupt {}, out of order {}, duplicates {}{}{}",
+         {} stalls > {} ms ({:.1} s), {} UDP receive-buffer drops, corrupt {}, out of order {}, duplicates {}{}{}",
         stack.name(),
         r.mb_per_s(),
         r.delivered_messages,
@@ -92,6 +92,7 @@ fn print_transfer(stack: Stack, round: usize, r: &TransferResult) {
         r.stalls,
         transfer::STALL.as_millis(),
         r.stalled.as_secs_f64(),
+        r.udp_drops.map_or("?".to_owned(), |d| d.to_string()),
         r.corrupt,
         r.out_of_order,
         r.duplicates,
@@ -127,11 +128,31 @@ fn table_rows(plan: TransferPlan, gate: &[TransferResult], raw: &[TransferResult
     let stalled = |r: &TransferResult| r.stalled.as_secs_f64();
     rows.push(
         Row::new(
-            format!("{} {size} time in stalls > 100 ms (s)", kind(plan)),
+            format!(
+                "{} {size} time in stalls > {} ms (s)",
+                kind(plan),
+                transfer::STALL.as_millis()
+            ),
             stat(gate, stalled),
             stat(raw, stalled),
         )
         .decimals(1),
+    );
+    let drops = |results: &[TransferResult]| {
+        median(
+            results
+                .iter()
+                .filter_map(|r| r.udp_drops.map(|d| d as f64))
+                .collect(),
+        )
+    };
+    rows.push(
+        Row::new(
+            format!("{} {size} UDP receive-buffer drops", kind(plan)),
+            drops(gate),
+            drops(raw),
+        )
+        .decimals(0),
     );
     if plan.reliable {
         let clean = |results: &[TransferResult]| {

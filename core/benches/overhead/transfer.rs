@@ -59,6 +59,8 @@ pub struct TransferResult {
     pub stalled: Duration,
     /// Process CPU time (user + system) during the transfer.
     pub cpu: Duration,
+    /// UDP datagrams the kernel dropped for a full receive buffer meanwhile.
+    pub udp_drops: Option<u64>,
     /// The plan's timeout cut the transfer short.
     pub timed_out: bool,
     /// Why the sender stopped early, if it did.
@@ -110,6 +112,7 @@ pub async fn run(
     let sender_done = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + plan.timeout;
     let cpu_start = sys::cpu_time();
+    let drops_start = sys::udp_receive_buffer_errors();
     let start = Instant::now();
 
     let receiving = tokio::spawn(receive(
@@ -130,6 +133,9 @@ pub async fn run(
         last_delivery,
     } = receiving.await?;
     result.cpu = sys::cpu_time().saturating_sub(cpu_start);
+    result.udp_drops = sys::udp_receive_buffer_errors()
+        .zip(drops_start)
+        .map(|(end, start)| end.saturating_sub(start));
     result.elapsed = last_delivery.map_or(Duration::ZERO, |last| last.duration_since(start));
     result.sender_error = sender_result.err().map(|e| e.to_string());
     result.timed_out |= Instant::now() >= deadline;

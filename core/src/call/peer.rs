@@ -1,13 +1,13 @@
 //! [`PeerLink`]: the peer connection with one other member, its negotiation
 //! task (perfect negotiation, trickle ICE, ICE restart) and its event handler.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use webrtc::data_channel::DataChannel as RtcDataChannel;
+use webrtc::data_channel::{DataChannel as RtcDataChannel, RTCDataChannelInit};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -43,9 +43,20 @@ impl LinkContext {
 
 enum Command {
     Remote(PeerMessage),
-    Negotiate,
+    /// Local changes may need an offer; `force` offers even without changes.
+    Negotiate {
+        force: bool,
+    },
+    /// The polite side's fallback first offer.
+    OfferIfNoneReceived,
     RestartIce,
 }
+
+/// Stream id of the negotiated channel that anchors the SCTP section.
+const SCTP_ANCHOR_ID: u16 = 1023;
+
+/// How long the polite side waits for the impolite side's first offer.
+const POLITE_FIRST_OFFER_DELAY: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// State shared by the link, its task and its event handler.
 struct Shared {
@@ -57,6 +68,17 @@ struct Shared {
     remote_tracks: Mutex<Vec<RemoteTrack>>,
     data_channels: Mutex<Vec<DataChannel>>,
     attached: Mutex<Vec<LocalTrack>>,
+    /// Local changes (tracks, first data channel) made so far; an offer covers
+    /// every change counted before it was created.
+    changes: AtomicU64,
+}
+
+impl Shared {
+    /// Records a local change and asks the negotiation task for an offer.
+    fn local_change(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        let _ = self.commands.send(Command::Negotiate { force: false });
+    }
 }
 
 /// The connection with one remote member.
@@ -64,7 +86,7 @@ pub(crate) struct PeerLink {
     shared: Arc<Shared>,
     pc: Arc<dyn PeerConnection>,
     task: JoinHandle<()>,
-    has_data_channel: AtomicBool,
+    _sctp_anchor: Arc<dyn RtcDataChannel>,
     meter: Mutex<BitrateMeter>,
 }
 
@@ -86,22 +108,38 @@ impl PeerLink {
             remote_tracks: Mutex::new(Vec::new()),
             data_channels: Mutex::new(Vec::new()),
             attached: Mutex::new(Vec::new()),
+            changes: AtomicU64::new(0),
         });
         let handler = Arc::new(LinkHandler {
             shared: shared.clone(),
         });
         let pc = build_peer_connection(&ctx.options, handler).await?;
+        // Every first offer carries the SCTP (m=application) section, through a
+        // negotiated channel both rtcgate ends create with the same id. webrtc 0.21
+        // starts SCTP only when DTLS comes up, so a data channel first added by a
+        // renegotiation after that would never open; and Chromium loses a pending
+        // data channel's section when its offer is rolled back in glare.
+        let sctp_anchor = pc
+            .create_data_channel(
+                "rtcgate-transport",
+                Some(RTCDataChannelInit {
+                    negotiated: Some(SCTP_ANCHOR_ID),
+                    ..Default::default()
+                }),
+            )
+            .await?;
         let task = tokio::spawn(run(shared.clone(), pc.clone(), command_rx));
         let link = Arc::new(PeerLink {
             shared,
             pc,
             task,
-            has_data_channel: AtomicBool::new(false),
+            _sctp_anchor: sctp_anchor,
             meter: Mutex::new(BitrateMeter::default()),
         });
         for track in tracks {
-            link.attach_track(track).await?;
+            link.add_track_to_connection(track).await?;
         }
+        link.start_negotiation();
         Ok(link)
     }
 
@@ -140,8 +178,36 @@ impl PeerLink {
         let _ = self.shared.commands.send(Command::Remote(message));
     }
 
+    /// The impolite side offers at once; the polite side waits a moment for
+    /// that offer (and then offers for its own tracks), and offers by itself
+    /// only if none came (a remote that never offers, e.g. an answer-only peer).
+    fn start_negotiation(&self) {
+        if !self.shared.polite {
+            let _ = self
+                .shared
+                .commands
+                .send(Command::Negotiate { force: true });
+            return;
+        }
+        let commands = self.shared.commands.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(POLITE_FIRST_OFFER_DELAY).await;
+            let _ = commands.send(Command::OfferIfNoneReceived);
+        });
+    }
+
     /// Adds a local track to this connection and renegotiates.
     pub(crate) async fn attach_track(&self, track: &LocalTrack) -> Result<()> {
+        self.add_track_to_connection(track).await?;
+        let _ = self
+            .shared
+            .commands
+            .send(Command::Negotiate { force: false });
+        Ok(())
+    }
+
+    /// Adds a local track to the peer connection, counting the change.
+    async fn add_track_to_connection(&self, track: &LocalTrack) -> Result<()> {
         let (rtp, ssrc) = track.make_binding_track();
         let sender = self
             .pc
@@ -153,7 +219,7 @@ impl PeerLink {
             self.state() == ConnectionState::Connected,
         );
         lock(&self.shared.attached).push(track.clone());
-        let _ = self.shared.commands.send(Command::Negotiate);
+        self.shared.changes.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 
@@ -162,7 +228,7 @@ impl PeerLink {
         lock(&self.shared.attached).retain(|t| !t.same_as(track));
         if let Some(sender) = track.unbind(&self.shared.member.id) {
             self.pc.remove_track(&sender).await?;
-            let _ = self.shared.commands.send(Command::Negotiate);
+            self.shared.local_change();
         }
         Ok(())
     }
@@ -177,11 +243,8 @@ impl PeerLink {
             .pc
             .create_data_channel(label, Some(options.to_init()))
             .await?;
+        // No renegotiation: the SCTP association exists from the first offer.
         let dc = start_channel(&self.shared, channel).await;
-        if !self.has_data_channel.swap(true, Ordering::SeqCst) {
-            // The first channel adds the SCTP m-line; later ones reuse the association.
-            let _ = self.shared.commands.send(Command::Negotiate);
-        }
         Ok(dc)
     }
 
@@ -234,6 +297,7 @@ async fn run(
         pending_candidates: Vec::new(),
         remote_description_set: false,
         dtls_role: None,
+        offered_changes: 0,
         shared,
         pc,
     };
@@ -255,6 +319,8 @@ struct Negotiation {
     remote_description_set: bool,
     /// Our DTLS role once the first exchange settled it (see `dtls_role`).
     dtls_role: Option<SetupRole>,
+    /// `Shared::changes` when our last offer was created.
+    offered_changes: u64,
     shared: Arc<Shared>,
     pc: Arc<dyn PeerConnection>,
 }
@@ -262,14 +328,30 @@ struct Negotiation {
 impl Negotiation {
     async fn handle(&mut self, command: Command) -> Result<()> {
         match command {
-            Command::Negotiate => self.negotiator.request_offer(),
+            // Several changes in a row need one offer, not one each.
+            Command::Negotiate { force } => {
+                if force || self.unoffered_changes() {
+                    self.negotiator.request_offer()
+                }
+            }
+            Command::OfferIfNoneReceived => {
+                if !self.remote_description_set {
+                    self.negotiator.request_offer()
+                }
+            }
             Command::RestartIce => {
                 tracing::info!(member = %self.shared.member.id, "restarting ICE");
                 self.pc.restart_ice().await?;
                 self.negotiator.request_offer();
             }
-            Command::Remote(PeerMessage::Offer(sdp)) => self.on_offer(sdp).await?,
-            Command::Remote(PeerMessage::Answer(sdp)) => self.on_answer(sdp).await?,
+            Command::Remote(PeerMessage::Offer(sdp)) => {
+                tracing::debug!(member = %self.shared.member.id, "remote offer");
+                self.on_offer(sdp).await?
+            }
+            Command::Remote(PeerMessage::Answer(sdp)) => {
+                tracing::debug!(member = %self.shared.member.id, "remote answer");
+                self.on_answer(sdp).await?
+            }
             Command::Remote(PeerMessage::Candidate(candidate)) => {
                 self.on_candidate(candidate).await
             }
@@ -280,7 +362,13 @@ impl Negotiation {
         Ok(())
     }
 
+    /// Local changes made since our last offer was created.
+    fn unoffered_changes(&self) -> bool {
+        self.shared.changes.load(Ordering::SeqCst) > self.offered_changes
+    }
+
     async fn make_offer(&mut self) -> Result<()> {
+        self.offered_changes = self.shared.changes.load(Ordering::SeqCst);
         let result = async {
             let offer = self.pc.create_offer(None).await?;
             self.pc.set_local_description(offer).await?;
@@ -289,7 +377,10 @@ impl Negotiation {
         }
         .await;
         match result {
-            Ok(()) => self.negotiator.offer_sent(),
+            Ok(()) => {
+                tracing::debug!(member = %self.shared.member.id, "offer sent");
+                self.negotiator.offer_sent()
+            }
             Err(_) => self.negotiator.offer_failed(),
         }
         result
@@ -306,9 +397,11 @@ impl Negotiation {
                 .set_local_description(RTCSessionDescription::rollback(None)?)
                 .await?;
         }
+        tracing::trace!(member = %self.shared.member.id, m_lines = ?sdp_m_lines(&sdp), "offer m-lines");
         let offer = RTCSessionDescription::offer(sdp)
             .map_err(|e| Error::InvalidArgument(format!("invalid remote offer: {e}")))?;
         self.pc.set_remote_description(offer).await?;
+        tracing::debug!(member = %self.shared.member.id, "remote offer applied");
         self.remote_description_set = true;
         self.flush_candidates().await;
         let answer = self.pc.create_answer(None).await?;
@@ -322,8 +415,14 @@ impl Negotiation {
         if let Some(role) = self.dtls_role {
             sdp = force_role(&sdp, role);
         }
+        tracing::trace!(member = %self.shared.member.id, m_lines = ?sdp_m_lines(&sdp), "answer m-lines");
         self.send(PeerMessage::Answer(sdp)).await?;
+        tracing::debug!(member = %self.shared.member.id, "answer sent");
         self.after_description().await;
+        if self.unoffered_changes() {
+            // Our tracks may not fit the remote's m-lines: offer them ourselves.
+            self.negotiator.request_offer();
+        }
         Ok(())
     }
 
@@ -529,4 +628,16 @@ impl PeerConnectionEventHandler for LinkHandler {
             start_channel(&shared, channel).await;
         });
     }
+}
+
+fn sdp_m_lines(sdp: &str) -> Vec<&str> {
+    sdp.lines()
+        .filter(|l| {
+            l.starts_with("m=")
+                || l.starts_with("a=mid")
+                || l.starts_with("a=send")
+                || l.starts_with("a=recv")
+                || l.starts_with("a=inactive")
+        })
+        .collect()
 }

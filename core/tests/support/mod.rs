@@ -116,6 +116,30 @@ pub fn spawn_sender(track: LocalTrack, count: u32) -> tokio::task::JoinHandle<()
     })
 }
 
+/// The repository root.
+pub fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Adds VP8 and Opus tracks to `call` and plays the shipped test clips into
+/// them in a loop (real encoded media a browser or GStreamer can decode).
+/// Abort the returned tasks to stop.
+pub async fn send_test_pattern(call: &Call) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut players = Vec::new();
+    for (codec, id, file) in [
+        (Codec::Vp8, "native-cam", "examples/media/testsrc-vp8.ivf"),
+        (Codec::Opus, "native-mic", "examples/media/testsrc-opus.ogg"),
+    ] {
+        let track = LocalTrack::new(codec, id, "native").unwrap();
+        call.add_track(&track).await.unwrap();
+        let clip = rtcgate_core::media::Clip::open(repo().join(file)).unwrap();
+        players.push(tokio::spawn(async move {
+            clip.play(&track, None).await.expect("play clip");
+        }));
+    }
+    players
+}
+
 /// Joins `room` with display name `name` on `server`.
 pub async fn join(server: &SignallingServer, room: &str, name: &str) -> (Call, CallEvents) {
     Call::join_url(&server.url(), room, name, Default::default())
