@@ -73,6 +73,11 @@ pub enum DataMessage {
 }
 
 /// A data channel with one member. Cheap to clone.
+///
+/// Read every channel you open or accept (or close it): up to 1024 received
+/// messages wait for [`recv`](Self::recv); beyond that the channel stops
+/// taking messages from the network, which holds up the whole connection
+/// with that member (the SCTP association is shared), as TCP flow control would.
 #[derive(Clone)]
 pub struct DataChannel {
     inner: Arc<Inner>,

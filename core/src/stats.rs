@@ -108,6 +108,11 @@ impl BitrateMeter {
     }
 }
 
+/// Clock rate of the streams rtcgate carries, by kind (Opus 48 kHz, video 90 kHz).
+fn clock_rate(kind: &str) -> f64 {
+    if kind == "audio" { 48_000.0 } else { 90_000.0 }
+}
+
 fn state_name(state: ConnectionState) -> &'static str {
     match state {
         ConnectionState::Connecting => "connecting",
@@ -152,7 +157,9 @@ fn summarise(
                 bytes: s.bytes_received,
                 packets: received.packets_received,
                 packets_lost: received.packets_lost,
-                jitter_ms: received.jitter * 1000.0,
+                // RTCP jitter is in RTP timestamp units of the stream's clock.
+                jitter_ms: received.jitter * 1000.0
+                    / clock_rate(&received.rtp_stream_stats.kind.to_string()),
                 bitrate_bps: meter.rate((true, ssrc), s.bytes_received, now),
             }
         })

@@ -8,6 +8,7 @@ mod negotiation;
 mod options;
 pub(crate) mod peer;
 mod rtcp_forwarder;
+mod rtx_unwrapper;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
