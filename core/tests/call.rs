@@ -388,3 +388,52 @@ async fn invalid_sdp_from_a_member_is_an_error_event_not_a_crash() {
     alice.leave().await.unwrap();
     server.shutdown().await;
 }
+
+/// `leave()` releases every socket: the process has as many open file
+/// descriptors after joining, connecting and leaving as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leave_releases_sockets() {
+    init_logging();
+    require_interfaces();
+    let open_fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let server = start_server().await;
+    // Warm up the runtime's own descriptors first.
+    let (warm, _e) = join(&server, "fds-warm", "warm").await;
+    warm.leave().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = open_fds();
+    for round in 0..3 {
+        let room = format!("fds-{round}");
+        let (alice, mut alice_events) = join(&server, &room, "alice").await;
+        let (bob, _bob_events) = join(&server, &room, "bob").await;
+        next_matching(&mut alice_events, "connected", |e| {
+            matches!(
+                e,
+                CallEvent::ConnectionStateChanged {
+                    state: ConnectionState::Connected,
+                    ..
+                }
+            )
+            .then_some(())
+        })
+        .await;
+        assert!(open_fds() > before, "connected calls hold sockets");
+        alice.leave().await.unwrap();
+        bob.leave().await.unwrap();
+    }
+    let after = within(20, "sockets released", async {
+        loop {
+            let now = open_fds();
+            if now <= before {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        after <= before,
+        "{after} descriptors open after leaving, {before} before"
+    );
+    server.shutdown().await;
+}
