@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 
 use rtcgate_core::signalling::{ServerConfig, SignallingServer};
-use rtcgate_core::{Call, CallEvent, Codec, DataMessage};
+use rtcgate_core::{Call, CallEvent, Codec};
 use support::*;
 use tokio::io::AsyncReadExt;
 
@@ -112,29 +112,10 @@ async fn chromium_exchanges_media_and_data_with_core() {
     });
 
     // Data both ways: the browser's greeting, ours, and an echo through the page.
-    let greeting = within(60, "browser greeting", async {
-        loop {
-            match channel.recv().await {
-                Some(DataMessage::Text(t)) if t == "hello-from-browser" => return t,
-                Some(_) => continue,
-                None => panic!("channel closed"),
-            }
-        }
-    })
-    .await;
-    assert_eq!(greeting, "hello-from-browser");
+    expect_text(&channel, "hello-from-browser").await;
     channel.send_text("hello-from-core").await.unwrap();
     channel.send_text("echo:ping-from-core").await.unwrap();
-    within(30, "echo from the page", async {
-        loop {
-            match channel.recv().await {
-                Some(DataMessage::Text(t)) if t == "echoed:ping-from-core" => return,
-                Some(_) => continue,
-                None => panic!("channel closed"),
-            }
-        }
-    })
-    .await;
+    expect_text(&channel, "echoed:ping-from-core").await;
 
     let (frames, keyframes, bytes) = within(60, "browser video frames", video_check)
         .await

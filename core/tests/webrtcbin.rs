@@ -8,7 +8,7 @@ mod support;
 
 use std::process::Stdio;
 
-use rtcgate_core::{CallEvent, Codec, DataChannelOptions, DataMessage};
+use rtcgate_core::{CallEvent, Codec, DataChannelOptions};
 use support::*;
 use tokio::io::AsyncReadExt;
 
@@ -83,16 +83,7 @@ async fn webrtcbin_exchanges_media_and_data_with_core() {
     })
     .await;
     channel.send_text("echo:from-core").await.unwrap();
-    within(30, "echo from webrtcbin", async {
-        loop {
-            match channel.recv().await {
-                Some(DataMessage::Text(t)) if t == "echoed:from-core" => return,
-                Some(_) => continue,
-                None => panic!("channel closed"),
-            }
-        }
-    })
-    .await;
+    expect_text(&channel, "echoed:from-core").await;
 
     // The peer's own verdict: it decoded our VP8 and Opus.
     let mut stdout = peer.stdout.take().unwrap();

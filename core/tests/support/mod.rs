@@ -116,6 +116,20 @@ pub fn spawn_sender(track: LocalTrack, count: u32) -> tokio::task::JoinHandle<()
     })
 }
 
+/// Reads `channel` until the text message `text` arrives (others are skipped).
+pub async fn expect_text(channel: &rtcgate_core::DataChannel, text: &str) {
+    within(60, &format!("message {text:?}"), async {
+        loop {
+            match channel.recv().await {
+                Some(rtcgate_core::DataMessage::Text(t)) if t == text => return,
+                Some(_) => continue,
+                None => panic!("channel closed before {text:?}"),
+            }
+        }
+    })
+    .await
+}
+
 /// The repository root.
 pub fn repo() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
