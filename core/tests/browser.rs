@@ -15,7 +15,6 @@ use std::process::Stdio;
 use rtcgate_core::signalling::{ServerConfig, SignallingServer};
 use rtcgate_core::{Call, CallEvent, Codec};
 use support::*;
-use tokio::io::AsyncReadExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_exchanges_media_and_data_with_core() {
@@ -37,7 +36,7 @@ async fn chromium_exchanges_media_and_data_with_core() {
         "{}?room=browser-room&name=chromium&autojoin=1",
         server.http_url()
     );
-    let mut browser = tokio::process::Command::new("node")
+    let browser = tokio::process::Command::new("node")
         .arg(repo().join("core/tests/browser/peer.mjs"))
         .args([
             "--url",
@@ -132,18 +131,7 @@ async fn chromium_exchanges_media_and_data_with_core() {
     );
 
     // The browser's verdict: it decoded our video and got our messages.
-    let mut stdout = browser.stdout.take().unwrap();
-    let status = within(120, "browser harness to finish", browser.wait())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    stdout.read_to_string(&mut out).await.unwrap();
-    let verdict: serde_json::Value =
-        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
-    assert!(
-        status.success() && verdict["ok"] == true,
-        "browser harness failed: {out}"
-    );
+    let verdict = verdict(browser, 120, "browser harness").await;
     let peer_stats = verdict["stats"]
         .as_object()
         .and_then(|m| m.values().next())

@@ -10,7 +10,6 @@ use std::process::Stdio;
 
 use rtcgate_core::{CallEvent, Codec, DataChannelOptions};
 use support::*;
-use tokio::io::AsyncReadExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webrtcbin_exchanges_media_and_data_with_core() {
@@ -21,7 +20,7 @@ async fn webrtcbin_exchanges_media_and_data_with_core() {
     let players = send_test_pattern(&call).await;
 
     // Debian's python3 sees python3-gi; a pyenv python on PATH would not.
-    let mut peer = tokio::process::Command::new("/usr/bin/python3")
+    let peer = tokio::process::Command::new("/usr/bin/python3")
         .arg(repo().join("core/tests/peers/webrtcbin_peer.py"))
         .args(["--ws", &server.url(), "--room", "gst-room", "--name", "gst"])
         .args(["--duration", "8", "--timeout", "60"])
@@ -86,31 +85,20 @@ async fn webrtcbin_exchanges_media_and_data_with_core() {
     expect_text(&channel, "echoed:from-core").await;
 
     // The peer's own verdict: it decoded our VP8 and Opus.
-    let mut stdout = peer.stdout.take().unwrap();
-    let status = within(90, "webrtcbin peer to finish", peer.wait())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    stdout.read_to_string(&mut out).await.unwrap();
-    let verdict: serde_json::Value =
-        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
-    assert!(
-        status.success() && verdict["ok"] == true,
-        "webrtcbin peer failed: {out}"
-    );
+    let verdict = verdict(peer, 90, "webrtcbin peer").await;
     assert!(
         verdict["video_frames_decoded"].as_u64().unwrap_or(0) >= 30,
-        "{out}"
+        "{verdict}"
     );
     assert!(
         verdict["audio_buffers_decoded"].as_u64().unwrap_or(0) >= 30,
-        "{out}"
+        "{verdict}"
     );
     assert!(
         verdict["data_messages"]
             .as_array()
             .is_some_and(|m| m.iter().any(|v| v == "echo:from-core")),
-        "{out}"
+        "{verdict}"
     );
 
     for p in players {

@@ -130,6 +130,25 @@ pub async fn expect_text(channel: &rtcgate_core::DataChannel, text: &str) {
     .await
 }
 
+/// Waits for a peer program (browser harness, webrtcbin peer) to exit and
+/// returns the one JSON line it printed; fails unless it exited 0 with `"ok": true`.
+pub async fn verdict(mut child: tokio::process::Child, secs: u64, what: &str) -> serde_json::Value {
+    use tokio::io::AsyncReadExt;
+    let mut stdout = child.stdout.take().expect("child stdout piped");
+    let status = within(secs, &format!("{what} to finish"), child.wait())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    stdout.read_to_string(&mut out).await.unwrap();
+    let verdict: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{what}: {e}: {out}"));
+    assert!(
+        status.success() && verdict["ok"] == true,
+        "{what} failed: {out}"
+    );
+    verdict
+}
+
 /// The repository root.
 pub fn repo() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
