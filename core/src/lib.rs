@@ -10,6 +10,7 @@ pub mod codec;
 pub mod data_channel;
 pub mod error;
 pub mod media;
+pub mod recorder;
 pub mod signalling;
 pub mod stats;
 

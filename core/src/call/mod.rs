@@ -85,7 +85,7 @@ impl Call {
         let ctx = Arc::new(LinkContext {
             self_id: joined.self_id.clone(),
             signaller,
-            events: events_tx,
+            events: Mutex::new(vec![events_tx]),
             options,
         });
         tracing::info!(%room, id = %joined.self_id, members = joined.members.len(), "joined room");
@@ -106,6 +106,12 @@ impl Call {
         let task = tokio::spawn(signalling_loop(weak, joined.events));
         *lock(&call.inner.signalling_task) = Some(task);
         Ok((call, CallEvents { rx: events_rx }))
+    }
+
+    /// Another stream of this call's events, from now on (for example for a
+    /// recorder attached to a call whose first stream the application reads).
+    pub fn subscribe(&self) -> CallEvents {
+        self.inner.ctx.subscribe()
     }
 
     /// Our member id in the room.

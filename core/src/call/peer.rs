@@ -31,13 +31,21 @@ use crate::stats::BitrateMeter;
 pub(crate) struct LinkContext {
     pub(crate) self_id: MemberId,
     pub(crate) signaller: Arc<dyn Signaller>,
-    pub(crate) events: mpsc::UnboundedSender<CallEvent>,
+    /// Every open event stream of the call (the one from joining, then subscriptions).
+    pub(crate) events: std::sync::Mutex<Vec<mpsc::UnboundedSender<CallEvent>>>,
     pub(crate) options: CallOptions,
 }
 
 impl LinkContext {
     pub(crate) fn emit(&self, event: CallEvent) {
-        let _ = self.events.send(event);
+        lock(&self.events).retain(|tx| tx.send(event.clone()).is_ok());
+    }
+
+    /// A new event stream that sees every event from now on.
+    pub(crate) fn subscribe(&self) -> super::CallEvents {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.events).push(tx);
+        super::CallEvents { rx }
     }
 }
 

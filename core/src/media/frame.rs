@@ -1,6 +1,6 @@
 //! Value types for encoded media going out ([`MediaSample`]) and coming in ([`EncodedFrame`]).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -43,4 +43,61 @@ pub struct EncodedFrame {
     pub keyframe: bool,
     /// True when packets were lost or dropped before this frame.
     pub discontinuity: bool,
+    /// When the frame's last packet arrived.
+    pub received_at: Instant,
+    /// The sender's latest clock mapping (from an RTCP sender report) known
+    /// when the frame was complete; `None` until the first report arrives.
+    pub sender_clock: Option<SenderClock>,
+}
+
+/// A sender's wallclock ↔ RTP clock mapping at one instant, from an RTCP
+/// sender report. Tracks of one sender share the wallclock, which is what
+/// aligns audio with video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderClock {
+    /// NTP time (seconds since 1900 in the upper 32 bits, fraction in the lower).
+    pub ntp_time: u64,
+    /// The RTP timestamp that corresponds to `ntp_time`.
+    pub rtp_timestamp: u32,
+}
+
+impl SenderClock {
+    /// The sender's wallclock (nanoseconds since 1900) at RTP timestamp
+    /// `rtp` of a stream clocked at `clock_rate` Hz. Timestamps within half
+    /// the 32-bit range before or after the report are placed correctly.
+    pub fn wallclock_nanos(&self, rtp: u32, clock_rate: u32) -> i64 {
+        let seconds = (self.ntp_time >> 32) as i64;
+        let fraction = ((self.ntp_time & 0xFFFF_FFFF) * 1_000_000_000) >> 32;
+        let base = seconds * 1_000_000_000 + fraction as i64;
+        let ticks = i64::from(rtp.wrapping_sub(self.rtp_timestamp) as i32);
+        base + ticks * 1_000_000_000 / i64::from(clock_rate.max(1))
+    }
+
+    /// A mapping that places RTP timestamp `rtp` at wallclock `nanos` (since 1900).
+    pub fn from_wallclock_nanos(nanos: i64, rtp: u32) -> SenderClock {
+        let nanos = nanos.max(0) as u64;
+        let seconds = nanos / 1_000_000_000;
+        let fraction = ((nanos % 1_000_000_000) << 32) / 1_000_000_000;
+        SenderClock {
+            ntp_time: (seconds << 32) | fraction,
+            rtp_timestamp: rtp,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SenderClock;
+
+    #[test]
+    fn sender_clock_maps_rtp_time_both_ways_across_wrap() {
+        let clock = SenderClock::from_wallclock_nanos(3_900_000_000_000_000_000, u32::MAX - 899);
+        let at = clock.wallclock_nanos(u32::MAX - 899, 90_000);
+        assert!((at - 3_900_000_000_000_000_000).abs() <= 1);
+        // 1800 ticks later at 90 kHz (past the wrap) is 20 ms later.
+        let later = clock.wallclock_nanos(900, 90_000);
+        assert!((later - at - 20_000_000).abs() <= 1);
+        let earlier = clock.wallclock_nanos(u32::MAX - 899 - 48_000, 48_000);
+        assert!((at - earlier - 1_000_000_000).abs() <= 1);
+    }
 }

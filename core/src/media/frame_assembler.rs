@@ -1,9 +1,13 @@
 //! Reassembles encoded frames from RTP packets: reordering within a window,
-//! de-duplication, loss detection and depacketization. Sans-I/O: packets in,
-//! frames out, no clocks or sockets.
+//! de-duplication, loss detection and depacketization. Sans-I/O: packets and
+//! the time they arrived in, frames out, no clocks or sockets.
+//!
+//! A missing packet is waited for until either `window` later packets are
+//! buffered or its successor has waited `max_delay` (the time a NACK
+//! retransmission gets), whichever comes first.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use rtc::rtp::codec::{
@@ -38,6 +42,7 @@ pub struct AssemblerStats {
 struct PartialFrame {
     rtp_timestamp: u32,
     data: BytesMut,
+    received_at: Instant,
 }
 
 /// Turns the RTP packets of one stream into [`EncodedFrame`]s, in order.
@@ -45,7 +50,8 @@ pub struct FrameAssembler {
     codec: Codec,
     depacketizer: Box<dyn Depacketizer + Send>,
     window: usize,
-    buffer: BTreeMap<u64, Packet>,
+    max_delay: Option<Duration>,
+    buffer: BTreeMap<u64, (Packet, Instant)>,
     highest: Option<u64>,
     next: Option<u64>,
     current: Option<PartialFrame>,
@@ -78,6 +84,7 @@ impl FrameAssembler {
             codec,
             depacketizer: depacketizer_for(codec),
             window: window.max(1),
+            max_delay: None,
             buffer: BTreeMap::new(),
             highest: None,
             next: None,
@@ -96,8 +103,34 @@ impl FrameAssembler {
         self.stats
     }
 
-    /// Feeds one RTP packet.
+    /// Also gives up on a missing packet once the packet after it has waited
+    /// `max_delay` (`None`: only the packet-count window applies).
+    pub fn set_max_delay(&mut self, max_delay: Option<Duration>) {
+        self.max_delay = max_delay;
+    }
+
+    /// Feeds one RTP packet that arrived now.
     pub fn push(&mut self, packet: Packet) {
+        self.push_at(packet, Instant::now());
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next run: the
+    /// moment the oldest wait for a missing packet runs out.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let max_delay = self.max_delay?;
+        let (_, (_, arrived)) = self.buffer.first_key_value()?;
+        Some(*arrived + max_delay)
+    }
+
+    /// Gives up on missing packets whose wait has run out at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while self.poll_timeout().is_some_and(|deadline| deadline <= now) {
+            self.skip_gap();
+        }
+    }
+
+    /// Feeds one RTP packet that arrived at `now`.
+    pub fn push_at(&mut self, packet: Packet, now: Instant) {
         let seq = self.extend(packet.header.sequence_number);
         if self.next.is_some_and(|next| seq < next) || self.buffer.contains_key(&seq) {
             self.stats.duplicates += 1;
@@ -106,7 +139,7 @@ impl FrameAssembler {
         self.stats.packets += 1;
         self.highest = Some(self.highest.map_or(seq, |h| h.max(seq)));
         self.next.get_or_insert(seq);
-        self.buffer.insert(seq, packet);
+        self.buffer.insert(seq, (packet, now));
         self.drain();
         if self.buffer.len() > self.window {
             self.skip_gap();
@@ -136,11 +169,11 @@ impl FrameAssembler {
 
     fn drain(&mut self) {
         while let Some(next) = self.next {
-            let Some(packet) = self.buffer.remove(&next) else {
+            let Some((packet, arrived)) = self.buffer.remove(&next) else {
                 break;
             };
             self.next = Some(next + 1);
-            self.process(packet);
+            self.process(packet, arrived);
         }
     }
 
@@ -162,7 +195,7 @@ impl FrameAssembler {
         self.discontinuity = true;
     }
 
-    fn process(&mut self, packet: Packet) {
+    fn process(&mut self, packet: Packet, arrived: Instant) {
         let payload = packet.payload;
         if payload.is_empty() {
             return; // padding
@@ -184,12 +217,14 @@ impl FrameAssembler {
             self.current = Some(PartialFrame {
                 rtp_timestamp: timestamp,
                 data: BytesMut::new(),
+                received_at: arrived,
             });
         }
         match self.depacketizer.depacketize(&payload) {
             Ok(piece) => {
                 if let Some(frame) = self.current.as_mut() {
                     frame.data.extend_from_slice(&piece);
+                    frame.received_at = frame.received_at.max(arrived);
                 }
             }
             Err(_) => {
@@ -229,6 +264,8 @@ impl FrameAssembler {
             timestamp,
             keyframe,
             discontinuity: std::mem::take(&mut self.discontinuity),
+            received_at: frame.received_at,
+            sender_clock: None,
         });
     }
 
@@ -316,6 +353,45 @@ mod tests {
         assert_eq!(out[0].rtp_timestamp, 3000);
         assert_eq!(a.stats().lost, 1);
         assert_eq!(a.stats().discarded, 1);
+    }
+
+    #[test]
+    fn gives_up_on_lost_packets_after_the_delay() {
+        let start = Instant::now();
+        let mut a = FrameAssembler::new(Codec::Vp8, 64);
+        a.set_max_delay(Some(Duration::from_millis(100)));
+        a.push_at(vp8_packet(1, 0, true, true, &[0x00, 1, 1]), start);
+        assert_eq!(frames(&mut a).len(), 1);
+        assert_eq!(a.poll_timeout(), None, "nothing missing");
+        // seq 2 is lost; seq 3 waits for it.
+        a.push_at(vp8_packet(3, 6000, true, true, &[0x01, 3, 3]), start);
+        let deadline = a.poll_timeout().expect("waiting for seq 2");
+        assert_eq!(deadline, start + Duration::from_millis(100));
+        a.handle_timeout(start + Duration::from_millis(99));
+        assert!(frames(&mut a).is_empty(), "a retransmission may still come");
+        a.handle_timeout(deadline);
+        let out = frames(&mut a);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].discontinuity);
+        assert_eq!(a.stats().lost, 1);
+        assert_eq!(a.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_late_retransmission_within_the_delay_fills_the_gap() {
+        let start = Instant::now();
+        let mut a = FrameAssembler::new(Codec::Vp8, 64);
+        a.set_max_delay(Some(Duration::from_millis(100)));
+        a.push_at(vp8_packet(1, 0, true, true, &[0x00, 1, 1]), start);
+        a.push_at(vp8_packet(3, 6000, true, true, &[0x01, 3, 3]), start);
+        a.handle_timeout(start + Duration::from_millis(50));
+        let arrived = start + Duration::from_millis(60);
+        a.push_at(vp8_packet(2, 3000, true, true, &[0x01, 2, 2]), arrived);
+        let out = frames(&mut a);
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|f| !f.discontinuity));
+        assert_eq!(out[1].received_at, arrived);
+        assert_eq!(a.stats().lost, 0);
     }
 
     #[test]

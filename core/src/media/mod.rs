@@ -10,7 +10,7 @@ pub mod local_track;
 pub mod remote_track;
 
 pub use clip::Clip;
-pub use frame::{EncodedFrame, MediaSample};
+pub use frame::{EncodedFrame, MediaSample, SenderClock};
 pub use frame_assembler::{AssemblerStats, FrameAssembler};
 pub use local_track::LocalTrack;
-pub use remote_track::RemoteTrack;
+pub use remote_track::{FrameSubscription, RemoteTrack};

@@ -1,12 +1,15 @@
 //! [`RemoteTrack`]: a track another member sends, delivered as encoded frames.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::sender_report::SenderReport;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
-use super::frame::EncodedFrame;
+use super::frame::{EncodedFrame, SenderClock};
 use super::frame_assembler::{AssemblerStats, FrameAssembler};
 use super::local_track::lock;
 use crate::codec::{Codec, MediaKind};
@@ -15,12 +18,15 @@ use crate::signalling::MemberId;
 
 /// Frames buffered for a reader before the oldest are dropped.
 const FRAME_QUEUE: usize = 256;
+/// How long a missing packet is waited for (NACK retransmission) by default.
+pub const DEFAULT_LATENCY: Duration = Duration::from_millis(200);
 
 /// A track received from another member: encoded frames reassembled from RTP.
 ///
-/// Cheap to clone. Frames are read with [`recv`](Self::recv); a reader that
-/// falls more than a few seconds behind loses frames (the next one it gets is
-/// marked as a discontinuity).
+/// Cheap to clone. Frames are read with [`recv`](Self::recv), or by any
+/// number of independent readers through [`subscribe`](Self::subscribe). A
+/// reader that falls more than a few seconds behind loses frames (the next
+/// one it gets is marked as a discontinuity); it never holds up the others.
 #[derive(Clone)]
 pub struct RemoteTrack {
     inner: Arc<Inner>,
@@ -34,8 +40,29 @@ struct Inner {
     ssrc: u32,
     track: Arc<dyn TrackRemote>,
     frames: tokio::sync::Mutex<mpsc::Receiver<EncodedFrame>>,
+    subscribers: Mutex<Vec<Subscriber>>,
+    latency_ms: AtomicU64,
+    sender_clock: Mutex<Option<SenderClock>>,
     stats: Mutex<AssemblerStats>,
     stop: tokio::sync::Notify,
+}
+
+struct Subscriber {
+    tx: mpsc::Sender<EncodedFrame>,
+    dropped: bool,
+}
+
+/// An independent reader of a [`RemoteTrack`]'s frames (see [`RemoteTrack::subscribe`]).
+#[derive(Debug)]
+pub struct FrameSubscription {
+    rx: mpsc::Receiver<EncodedFrame>,
+}
+
+impl FrameSubscription {
+    /// The next frame; `None` once the track has ended and every frame was read.
+    pub async fn recv(&mut self) -> Option<EncodedFrame> {
+        self.rx.recv().await
+    }
 }
 
 impl std::fmt::Debug for RemoteTrack {
@@ -74,43 +101,88 @@ impl RemoteTrack {
                 ssrc,
                 track,
                 frames: tokio::sync::Mutex::new(rx),
+                subscribers: Mutex::new(vec![Subscriber { tx, dropped: false }]),
+                latency_ms: AtomicU64::new(DEFAULT_LATENCY.as_millis() as u64),
+                sender_clock: Mutex::new(None),
                 stats: Mutex::new(AssemblerStats::default()),
                 stop: tokio::sync::Notify::new(),
             }),
         };
         let reader = remote.clone();
         tokio::spawn(async move {
-            reader.pump(tx).await;
+            reader.pump().await;
+            lock(&reader.inner.subscribers).clear();
             on_end(reader);
         });
         Ok(remote)
     }
 
-    async fn pump(&self, tx: mpsc::Sender<EncodedFrame>) {
+    async fn pump(&self) {
         let mut assembler = FrameAssembler::new(self.inner.codec, FrameAssembler::DEFAULT_WINDOW);
-        let mut dropped = false;
         loop {
+            assembler.set_max_delay(Some(self.latency()));
+            let deadline = assembler.poll_timeout();
             let event = tokio::select! {
                 event = self.inner.track.poll() => event,
                 _ = self.inner.stop.notified() => None,
+                _ = sleep_until(deadline) => {
+                    assembler.handle_timeout(Instant::now());
+                    self.deliver(&mut assembler);
+                    continue;
+                }
             };
             let Some(event) = event else { break };
             match event {
                 TrackRemoteEvent::OnRtpPacket(packet) => {
-                    assembler.push(packet);
-                    while let Some(mut frame) = assembler.poll_frame() {
-                        frame.discontinuity |= std::mem::take(&mut dropped);
-                        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(frame) {
-                            dropped = true;
-                        }
-                    }
-                    *lock(&self.inner.stats) = assembler.stats();
+                    assembler.push_at(packet, Instant::now());
+                    self.deliver(&mut assembler);
                 }
+                TrackRemoteEvent::OnRtcpPacket(packets) => self.on_rtcp(&packets),
                 TrackRemoteEvent::OnEnded => break,
                 _ => {}
             }
         }
+        assembler.flush();
+        self.deliver(&mut assembler);
         tracing::debug!(track = %self.inner.id, member = %self.inner.member, "remote track ended");
+    }
+
+    /// Hands the assembler's finished frames to every reader.
+    fn deliver(&self, assembler: &mut FrameAssembler) {
+        let clock = *lock(&self.inner.sender_clock);
+        let mut subscribers = lock(&self.inner.subscribers);
+        while let Some(mut frame) = assembler.poll_frame() {
+            frame.sender_clock = clock;
+            subscribers.retain_mut(|sub| {
+                let mut copy = frame.clone();
+                copy.discontinuity |= sub.dropped;
+                match sub.tx.try_send(copy) {
+                    Ok(()) => {
+                        sub.dropped = false;
+                        true
+                    }
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        sub.dropped = true;
+                        true
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                }
+            });
+        }
+        *lock(&self.inner.stats) = assembler.stats();
+    }
+
+    fn on_rtcp(&self, packets: &[Box<dyn rtc::rtcp::Packet>]) {
+        for packet in packets {
+            if let Some(report) = packet.as_any().downcast_ref::<SenderReport>()
+                && report.ssrc == self.inner.ssrc
+            {
+                *lock(&self.inner.sender_clock) = Some(SenderClock {
+                    ntp_time: report.ntp_time,
+                    rtp_timestamp: report.rtp_time,
+                });
+            }
+        }
     }
 
     /// Ends the track: the reader gets the frames already queued, then `None`.
@@ -158,6 +230,32 @@ impl RemoteTrack {
         self.inner.frames.lock().await.recv().await
     }
 
+    /// A new independent reader of the frames from now on.
+    pub fn subscribe(&self) -> FrameSubscription {
+        let (tx, rx) = mpsc::channel(FRAME_QUEUE);
+        lock(&self.inner.subscribers).push(Subscriber { tx, dropped: false });
+        FrameSubscription { rx }
+    }
+
+    /// How long a missing packet is waited for before the frames after it
+    /// are delivered without it (default [`DEFAULT_LATENCY`]). Longer waits
+    /// let more NACK retransmissions arrive; shorter ones deliver sooner.
+    pub fn set_latency(&self, latency: Duration) {
+        self.inner
+            .latency_ms
+            .store(latency.as_millis().max(1) as u64, Ordering::Relaxed);
+    }
+
+    /// The current wait for missing packets (see [`set_latency`](Self::set_latency)).
+    pub fn latency(&self) -> Duration {
+        Duration::from_millis(self.inner.latency_ms.load(Ordering::Relaxed))
+    }
+
+    /// The sender's clock mapping from its latest RTCP sender report.
+    pub fn sender_clock(&self) -> Option<SenderClock> {
+        *lock(&self.inner.sender_clock)
+    }
+
     /// Asks the sender for a keyframe (RTCP PLI). Video only.
     pub async fn request_keyframe(&self) -> Result<()> {
         if self.kind() != MediaKind::Video {
@@ -174,5 +272,13 @@ impl RemoteTrack {
             .write_rtcp(vec![Box::new(pli)])
             .await
             .map_err(Error::WebRtc)
+    }
+}
+
+/// Sleeps until `deadline`, or for ever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
     }
 }

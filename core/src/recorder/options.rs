@@ -1,0 +1,41 @@
+//! [`RecorderOptions`]: where and how a recorder writes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a [`Recorder`](super::Recorder) records.
+#[derive(Debug, Clone)]
+pub struct RecorderOptions {
+    /// Folder for the files (created if missing). One file per participant:
+    /// `<display name>-<member id>.webm` (`.mkv` when the participant sends H.264).
+    pub folder: PathBuf,
+    /// How long a missing packet is waited for (NACK retransmission) before
+    /// the frames after it are written without it. Bounds the recording latency.
+    pub latency: Duration,
+    /// While a video track waits for a keyframe (start, or after a loss that
+    /// could not be repaired), a keyframe request (PLI) goes out this often.
+    pub keyframe_interval: Duration,
+    /// The longest time written media stays in memory: clusters are closed
+    /// and handed to the kernel at least this often.
+    pub flush_interval: Duration,
+    /// How long a track's frames wait for the sender's first RTCP sender
+    /// report (needed to align audio and video) before arrival times are used.
+    pub report_wait: Duration,
+    /// How long a participant's file waits for all their tracks to be ready
+    /// (video: a first keyframe) before it starts with the tracks that are.
+    pub start_wait: Duration,
+}
+
+impl RecorderOptions {
+    /// Defaults, writing into `folder`.
+    pub fn new(folder: impl Into<PathBuf>) -> Self {
+        Self {
+            folder: folder.into(),
+            latency: Duration::from_millis(200),
+            keyframe_interval: Duration::from_secs(1),
+            flush_interval: Duration::from_millis(500),
+            report_wait: Duration::from_secs(3),
+            start_wait: Duration::from_secs(5),
+        }
+    }
+}
