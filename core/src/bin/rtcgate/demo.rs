@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use rtcgate_core::media::Clip;
 use rtcgate_core::signalling::{ServerConfig, SignallingServer};
-use rtcgate_core::{Call, CallEvent, CallEvents, Codec, DataMessage, LocalTrack};
+use rtcgate_core::{Call, CallEvent, CallEvents, DataMessage};
 
 use crate::interfaces::call_options;
 use crate::monitor::Monitor;
+use crate::test_pattern::TestPattern;
 
 /// Options of `rtcgate demo`.
 #[derive(Debug, Args)]
@@ -42,10 +42,6 @@ pub struct DemoArgs {
 
 /// Runs the demo until Ctrl-C or `--duration`.
 pub async fn run(args: DemoArgs) -> Result<(), String> {
-    let video = Clip::open(args.media.join("testsrc-vp8.ivf"))
-        .map_err(|e| format!("{}: {e}", args.media.display()))?;
-    let audio = Clip::open(args.media.join("testsrc-opus.ogg"))
-        .map_err(|e| format!("{}: {e}", args.media.display()))?;
     let mut config = ServerConfig::default();
     config.web_root = Some(args.web_root.clone());
     let server = SignallingServer::bind(args.listen, config)
@@ -63,38 +59,20 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     );
 
     let options = call_options();
-    let (testsrc, events) = Call::join_url(&server.url(), &args.room, "testsrc", options.clone())
-        .await
-        .map_err(|e| format!("testsrc could not join: {e}"))?;
-    let video_track =
-        LocalTrack::new(Codec::Vp8, "testsrc-video", "testsrc").map_err(|e| e.to_string())?;
-    let audio_track =
-        LocalTrack::new(Codec::Opus, "testsrc-audio", "testsrc").map_err(|e| e.to_string())?;
-    testsrc
-        .add_track(&video_track)
-        .await
-        .map_err(|e| e.to_string())?;
-    testsrc
-        .add_track(&audio_track)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut tasks = vec![
-        tokio::spawn(async move {
-            if let Err(e) = video.play(&video_track, None).await {
-                tracing::error!("test pattern video stopped: {e}");
-            }
-        }),
-        tokio::spawn(async move {
-            if let Err(e) = audio.play(&audio_track, None).await {
-                tracing::error!("test pattern audio stopped: {e}");
-            }
-        }),
-    ];
+    let (testsrc, events) = TestPattern::start(
+        &server.url(),
+        &args.room,
+        "testsrc",
+        &args.media,
+        options.clone(),
+    )
+    .await?;
+    let mut tasks = Vec::new();
     let testsrc_monitor = Monitor::default();
     tasks.push(testsrc_monitor.spawn_printer("testsrc", Duration::from_secs(2)));
     tasks.push(tokio::spawn(member_loop(
         "testsrc",
-        testsrc.clone(),
+        testsrc.call.clone(),
         events,
         testsrc_monitor,
     )));
@@ -129,7 +107,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     if let Some(call) = monitor_call {
         let _ = call.leave().await;
     }
-    let _ = testsrc.leave().await;
+    testsrc.stop().await;
     server.shutdown().await;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `rtcgate`: the command-line front end of rtcgate-core.
 //!
 //! ```text
+//! rtcgate record               # the main job: record a room (embedded server, test pattern if empty)
 //! rtcgate demo                 # server + web page + test-pattern member, prints what it receives
 //! ```
 //!
@@ -9,6 +10,8 @@
 mod demo;
 mod interfaces;
 mod monitor;
+mod record;
+mod test_pattern;
 
 use std::process::ExitCode;
 
@@ -25,6 +28,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Record every participant of a room into a folder (one file each),
+    /// on the embedded signalling server unless `--server` is given.
+    Record(record::RecordArgs),
     /// Start the embedded signalling server with the web page, and a native
     /// member that sends a test pattern and prints what it receives.
     Demo(demo::DemoArgs),
@@ -50,6 +56,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Record(args) => record::run(args).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });
