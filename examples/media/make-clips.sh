@@ -54,6 +54,11 @@ run() { # name, pipeline (one string, gst-launch syntax)
 run testsrc-vp8.ivf "$VSRC ! vp8enc deadline=0 cpu-used=4 threads=1 end-usage=cbr target-bitrate=$((VBITRATE_KBPS * 1000)) keyframe-max-dist=$KEYINT ! avmux_ivf ! filesink location=\"$tmp/vp8.ivf\""
 normalise_ivf "$tmp/vp8.ivf" "$out/testsrc-vp8.ivf"
 
+# VP8 at another size (640x360, 2 s): a sender switches to it to test resolution changes.
+WIDE="video/x-raw,format=I420,width=640,height=360,framerate=30/1,pixel-aspect-ratio=1/1"
+run testsrc-vp8-640x360.ivf "videotestsrc num-buffers=60 pattern=smpte ! $WIDE ! timeoverlay halignment=left valignment=top font-desc=\"Sans 14\" ! videoconvert ! $WIDE ! vp8enc deadline=0 cpu-used=4 threads=1 end-usage=cbr target-bitrate=$((VBITRATE_KBPS * 1000)) keyframe-max-dist=$KEYINT ! avmux_ivf ! filesink location=\"$tmp/vp8w.ivf\""
+normalise_ivf "$tmp/vp8w.ivf" "$out/testsrc-vp8-640x360.ivf"
+
 # VP9 in IVF.
 if have vp9enc; then
   run testsrc-vp9.ivf "$VSRC ! vp9enc deadline=0 cpu-used=4 threads=1 end-usage=cbr target-bitrate=$((VBITRATE_KBPS * 1000)) keyframe-max-dist=$KEYINT ! avmux_ivf ! filesink location=\"$tmp/vp9.ivf\""

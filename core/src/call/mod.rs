@@ -1,6 +1,7 @@
 //! [`Call`]: membership of one room, with a peer connection to every other
 //! member (mesh).
 
+mod announced_media;
 mod dtls_role;
 mod event;
 mod factory;
@@ -140,6 +141,19 @@ impl Call {
         self.inner.links.lock().await.get(member).map(|l| l.state())
     }
 
+    /// How many audio/video tracks `member` announced in its latest session
+    /// description. Tracks are reported ([`CallEvent::TrackAdded`]) when
+    /// their first packet arrives, so this can be ahead of what has been seen.
+    pub async fn announced_tracks(&self, member: &MemberId) -> usize {
+        let Some(link) = self.inner.links.lock().await.get(member).cloned() else {
+            return 0;
+        };
+        match link.peer_connection().remote_description().await {
+            Some(description) => announced_media::sending_media_sections(&description.sdp),
+            None => 0,
+        }
+    }
+
     /// Tracks other members currently send us.
     pub async fn remote_tracks(&self) -> Vec<RemoteTrack> {
         let links = self.links().await;
@@ -273,6 +287,27 @@ impl Call {
                     .insert(member.id.clone(), link.clone());
                 if let Some(old) = old {
                     old.close().await;
+                }
+                // Tracks added while the link was starting were not in the
+                // snapshot and did not see the link yet.
+                let added_meanwhile: Vec<LocalTrack> = lock(&self.inner.tracks)
+                    .iter()
+                    .filter(|t| !tracks.iter().any(|s| s.same_as(t)))
+                    .cloned()
+                    .collect();
+                for track in &added_meanwhile {
+                    if let Err(err) = link.attach_track(track).await {
+                        tracing::warn!(member = %member.id, track = track.id(), %err, "could not add a track to a new member");
+                    }
+                }
+                let current = lock(&self.inner.tracks).clone();
+                for track in tracks
+                    .iter()
+                    .filter(|t| !current.iter().any(|c| c.same_as(t)))
+                {
+                    if let Err(err) = link.detach_track(track).await {
+                        tracing::warn!(member = %member.id, track = track.id(), %err, "could not remove a track from a new member");
+                    }
                 }
                 self.inner.ctx.emit(CallEvent::MemberJoined(member));
                 Some(link)

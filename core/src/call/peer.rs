@@ -215,18 +215,29 @@ impl PeerLink {
     }
 
     /// Adds a local track to the peer connection, counting the change.
+    /// Adding a track that is already attached does nothing (a call's
+    /// `add_track` and a link starting at the same time may both try).
     async fn add_track_to_connection(&self, track: &LocalTrack) -> Result<()> {
+        {
+            let mut attached = lock(&self.shared.attached);
+            if attached.iter().any(|t| t.same_as(track)) {
+                return Ok(());
+            }
+            attached.push(track.clone());
+        }
         let (rtp, ssrc) = track.make_binding_track();
-        let sender = self
-            .pc
-            .add_track(rtp.clone() as Arc<dyn TrackLocal>)
-            .await?;
+        let sender = match self.pc.add_track(rtp.clone() as Arc<dyn TrackLocal>).await {
+            Ok(sender) => sender,
+            Err(error) => {
+                lock(&self.shared.attached).retain(|t| !t.same_as(track));
+                return Err(error.into());
+            }
+        };
         track.bind(&self.shared.member.id, rtp, sender, ssrc);
         track.set_connected(
             &self.shared.member.id,
             self.state() == ConnectionState::Connected,
         );
-        lock(&self.shared.attached).push(track.clone());
         self.shared.changes.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }

@@ -108,6 +108,7 @@ impl Recorder {
             }),
         };
         let session = Session {
+            call: recorder.inner.call.clone(),
             options,
             events: tx,
             names: HashMap::new(),
@@ -145,6 +146,7 @@ impl Recorder {
 }
 
 struct Session {
+    call: Call,
     options: RecorderOptions,
     events: mpsc::UnboundedSender<crate::recorder::RecorderEvent>,
     names: HashMap<MemberId, String>,
@@ -204,7 +206,13 @@ impl Session {
         let member = track.member().clone();
         let participant = self.participants.entry(member.clone()).or_insert_with(|| {
             let name = self.names.get(&member).cloned().unwrap_or_default();
-            ParticipantRecorder::start(member, name, self.options.clone(), self.events.clone())
+            ParticipantRecorder::start(
+                member,
+                name,
+                self.options.clone(),
+                self.events.clone(),
+                self.call.clone(),
+            )
         });
         participant.add_track(track);
     }

@@ -16,6 +16,7 @@ use super::keyframe_gate::{KeyframeGate, Verdict};
 use super::matroska::{Container, MatroskaMuxer, TrackSpec};
 use super::options::RecorderOptions;
 use super::timeline::{TimedFrame, Timeline};
+use crate::call::Call;
 use crate::codec::{Codec, MediaKind};
 use crate::media::{EncodedFrame, RemoteTrack};
 use crate::signalling::MemberId;
@@ -48,6 +49,7 @@ impl ParticipantRecorder {
         name: String,
         options: RecorderOptions,
         events: mpsc::UnboundedSender<RecorderEvent>,
+        call: Call,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let now = Instant::now();
@@ -61,6 +63,8 @@ impl ParticipantRecorder {
             timeline: Timeline::new(options.report_wait, interleave, now),
             options,
             events,
+            call,
+            announced: 0,
             tx: tx.clone(),
             tracks: Vec::new(),
             first_track_at: None,
@@ -103,6 +107,9 @@ struct Participant {
     progress: ParticipantProgress,
     options: RecorderOptions,
     events: mpsc::UnboundedSender<RecorderEvent>,
+    call: Call,
+    /// Tracks the participant's session description announces.
+    announced: usize,
     tx: mpsc::UnboundedSender<Input>,
     tracks: Vec<TrackState>,
     timeline: Timeline,
@@ -204,6 +211,7 @@ impl Participant {
         }
         let track = &mut self.tracks[index];
         if track.spec.is_none() {
+            tracing::debug!(member = %self.progress.member, track = track.remote.id(), "track ready");
             track.spec = Some(track_spec(&track.remote, &frame));
         }
         self.timeline.push(index, frame, now);
@@ -230,6 +238,10 @@ impl Participant {
             }
         }
         self.release(now);
+        if self.file.is_none() {
+            self.announced = self.call.announced_tracks(&self.progress.member).await;
+            tracing::trace!(member = %self.progress.member, announced = self.announced, tracks = self.tracks.len(), "waiting to start the file");
+        }
         self.try_start_file(now);
         if let Some(file) = self.file.as_mut()
             && now.duration_since(file.last_flush) >= self.options.flush_interval
@@ -265,7 +277,9 @@ impl Participant {
         };
         let ready = self.tracks.iter().filter(|t| t.spec.is_some()).count();
         let waited = now.duration_since(first);
-        let all_ready = ready == self.tracks.len();
+        // Every track seen is ready, and every announced track was seen
+        // (webrtc-rs reports a track only when its first packet arrives).
+        let all_ready = ready == self.tracks.len() && self.tracks.len() >= self.announced;
         if ready == 0 || waited < SETTLE || (!all_ready && waited < self.options.start_wait) {
             return;
         }

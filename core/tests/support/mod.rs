@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod netem;
+pub mod probe;
 pub mod turn;
 
 use std::future::Future;

@@ -34,7 +34,7 @@ impl TestPattern {
             .map_err(|e| format!("{name} could not join: {e}"))?;
         let mut players = Vec::new();
         for (codec, kind, clip) in clips {
-            let track = LocalTrack::new(codec, &format!("{name}-{kind}"), name)
+            let track = LocalTrack::new(codec, format!("{name}-{kind}"), name)
                 .map_err(|e| e.to_string())?;
             call.add_track(&track).await.map_err(|e| e.to_string())?;
             players.push(tokio::spawn(async move {

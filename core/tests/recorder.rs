@@ -1,0 +1,455 @@
+//! The recorder against real senders, read back with FFmpeg's demuxers and
+//! decoders. Run inside `.ci/with-netns` (docs/testing.md).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rtcgate_core::media::Clip;
+use rtcgate_core::recorder::{Recorder, RecorderEvent, RecorderEvents, RecorderOptions};
+use rtcgate_core::{Codec, LocalTrack, MediaSample};
+use support::probe::{decode_all, decoded_widths, last_pts, packets, stream_codecs};
+use support::*;
+
+/// A fresh folder for one test's recordings.
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rtcgate-rec-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Reads recorder events until `pick` returns something.
+async fn next_recorder_event<T>(
+    events: &mut RecorderEvents,
+    secs: u64,
+    what: &str,
+    mut pick: impl FnMut(&RecorderEvent) -> Option<T>,
+) -> T {
+    within(secs, what, async {
+        loop {
+            let event = events
+                .recv()
+                .await
+                .unwrap_or_else(|| panic!("events ended before {what}"));
+            if let Some(value) = pick(&event) {
+                return value;
+            }
+        }
+    })
+    .await
+}
+
+async fn file_started(events: &mut RecorderEvents) -> PathBuf {
+    next_recorder_event(events, 30, "a participant's file", |e| match e {
+        RecorderEvent::FileStarted { path, .. } => Some(path.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// Every frame of the file decodes, both tracks are there, and no video
+/// packet was left undecoded.
+fn assert_plays(path: &Path, codecs: &[&str]) -> Vec<(String, u64)> {
+    let mut found = stream_codecs(path);
+    found.sort();
+    let mut want: Vec<String> = codecs.iter().map(|c| c.to_string()).collect();
+    want.sort();
+    assert_eq!(found, want, "{}", path.display());
+    let decoded =
+        decode_all(path).unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+    let all = packets(path, false);
+    for (codec, frames) in &decoded {
+        let count = all.iter().filter(|p| &p.codec == codec).count() as u64;
+        assert_eq!(
+            *frames,
+            count,
+            "{codec}: every packet of {} decodes to a frame",
+            path.display()
+        );
+    }
+    decoded
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_participants_are_recorded_into_two_files_that_play() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let (alice, _a) = join(&server, "rec-two", "alice").await;
+    let (bob, _b) = join(&server, "rec-two", "bob").await;
+    let mut players = send_test_pattern(&alice).await;
+    players.extend(send_test_pattern(&bob).await);
+    let out = out_dir("two");
+    let (recorder, mut events) = Recorder::join(
+        &server.url(),
+        "rec-two",
+        "recorder",
+        Default::default(),
+        RecorderOptions::new(&out),
+    )
+    .await
+    .unwrap();
+    let first = file_started(&mut events).await;
+    let second = file_started(&mut events).await;
+    assert_ne!(first, second);
+    let started = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let recorded_for = started.elapsed().as_secs_f64();
+    let summaries = recorder.stop().await;
+    assert_eq!(
+        summaries.len(),
+        2,
+        "one file per participant: {summaries:?}"
+    );
+    for summary in &summaries {
+        let path = summary.progress.path.clone().expect("a file");
+        assert!(summary.error.is_none());
+        assert!(
+            path.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&summary.progress.name),
+            "file named after the participant: {}",
+            path.display()
+        );
+        let decoded = assert_plays(&path, &["opus", "vp8"]);
+        let video = decoded.iter().find(|(c, _)| c == "vp8").unwrap().1;
+        assert!(video >= 100, "about 30 fps for 5 s: {video} frames");
+        let plays_for = last_pts(&path);
+        let written = summary.progress.duration.as_secs_f64();
+        assert!(
+            (plays_for - written).abs() < 0.5,
+            "file plays {plays_for:.2}s, recorder reports {written:.2}s"
+        );
+        assert!(
+            (plays_for - recorded_for).abs() < 1.0,
+            "file plays {plays_for:.2}s after {recorded_for:.2}s of recording"
+        );
+    }
+    for player in players {
+        player.abort();
+    }
+    alice.leave().await.unwrap();
+    bob.leave().await.unwrap();
+    server.shutdown().await;
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+/// An Opus packet FFmpeg's parser accepts (TOC 0xF8: one 20 ms CELT frame)
+/// carrying `index` in bytes 1..5.
+fn tagged_opus(index: u32) -> bytes::Bytes {
+    let mut data = vec![0xF8];
+    data.extend(index.to_be_bytes());
+    data.extend((0..60u32).map(|i| (i * 7 + index) as u8));
+    data.into()
+}
+
+fn tag_of(data: &[u8]) -> u32 {
+    data.get(1..5)
+        .map_or(u32::MAX, |b| u32::from_be_bytes(b.try_into().unwrap()))
+}
+
+/// Audio every 20 ms and video every 33 ms, video starting 400 ms after
+/// audio, all paced in real time: every packet of the file must sit at its
+/// send time plus one common offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_and_video_keep_the_timing_they_were_sent_with() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let (sender, _s) = join(&server, "rec-sync", "sender").await;
+    let (receiver, _r) = join(&server, "rec-sync", "receiver").await;
+    let audio = LocalTrack::new(Codec::Opus, "mic", "sender").unwrap();
+    let video = LocalTrack::new(Codec::Vp8, "cam", "sender").unwrap();
+    sender.add_track(&audio).await.unwrap();
+    sender.add_track(&video).await.unwrap();
+    let out = out_dir("sync");
+    // Attached to the receiver's call (whose own event stream is untouched).
+    let (recorder, mut events) = Recorder::attach(&receiver, RecorderOptions::new(&out))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await; // let the connection come up
+    const VIDEO_DELAY: Duration = Duration::from_millis(400);
+    let start = tokio::time::Instant::now();
+    let audio_task = tokio::spawn(async move {
+        for i in 0..300u32 {
+            let at = Duration::from_millis(20) * i;
+            tokio::time::sleep_until(start + at).await;
+            let sample = MediaSample::new(tagged_opus(i), at);
+            audio.write_sample(&sample).await.unwrap();
+        }
+    });
+    let video_task = tokio::spawn(async move {
+        for i in 0..170u32 {
+            let at = Duration::from_millis(33) * i;
+            tokio::time::sleep_until(start + VIDEO_DELAY + at).await;
+            let sample = MediaSample::new(synthetic_frame(Codec::Vp8, i), at);
+            video.write_sample(&sample).await.unwrap();
+        }
+    });
+    let path = file_started(&mut events).await;
+    audio_task.await.unwrap();
+    video_task.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let summaries = recorder.stop().await;
+    assert_eq!(summaries.len(), 1);
+    let mut offsets = Vec::new();
+    let (mut audio_packets, mut video_packets) = (0, 0);
+    for packet in packets(&path, true) {
+        let (codec, sent) = match packet.codec.as_str() {
+            "opus" => (Codec::Opus, None),
+            "vp8" => (Codec::Vp8, Some(VIDEO_DELAY)),
+            other => panic!("unexpected stream {other}"),
+        };
+        let index = match codec {
+            Codec::Opus => {
+                (packet.data == tagged_opus(tag_of(&packet.data))).then(|| tag_of(&packet.data))
+            }
+            _ => synthetic_index(codec, &packet.data),
+        }
+        .unwrap_or_else(|| {
+            panic!(
+                "{} packet at {} is not a sent frame",
+                packet.codec, packet.pts
+            )
+        });
+        let sent_at = match sent {
+            None => 0.020 * f64::from(index),
+            Some(delay) => delay.as_secs_f64() + 0.033 * f64::from(index),
+        };
+        if codec == Codec::Opus {
+            audio_packets += 1;
+        } else {
+            video_packets += 1;
+        }
+        offsets.push(packet.pts - sent_at);
+    }
+    assert!(
+        audio_packets > 250 && video_packets > 140,
+        "{audio_packets} audio, {video_packets} video packets"
+    );
+    let min = offsets.iter().copied().fold(f64::MAX, f64::min);
+    let max = offsets.iter().copied().fold(f64::MIN, f64::max);
+    eprintln!(
+        "A/V placement spread: {:.1} ms over {} packets",
+        (max - min) * 1000.0,
+        offsets.len()
+    );
+    assert!(
+        max - min < 0.050,
+        "packets placed {:.1} ms apart from their send times (want < 50 ms)",
+        (max - min) * 1000.0
+    );
+    assert_eq!(
+        summaries[0].progress.tracks_timed_by_arrival, 0,
+        "aligned by sender reports"
+    );
+    sender.leave().await.unwrap();
+    receiver.leave().await.unwrap();
+    server.shutdown().await;
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+/// The sender switches from 320x240 to 640x360 mid-stream (a keyframe with
+/// the new size): the file decodes across the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolution_change_keeps_the_file_playable() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let (sender, _s) = join(&server, "rec-size", "sender").await;
+    let track = LocalTrack::new(Codec::Vp8, "cam", "sender").unwrap();
+    sender.add_track(&track).await.unwrap();
+    let out = out_dir("size");
+    let (recorder, mut events) = Recorder::join(
+        &server.url(),
+        "rec-size",
+        "recorder",
+        Default::default(),
+        RecorderOptions::new(&out),
+    )
+    .await
+    .unwrap();
+    let small = Clip::open(repo().join("examples/media/testsrc-vp8.ivf")).unwrap();
+    let large = Clip::open(repo().join("examples/media/testsrc-vp8-640x360.ivf")).unwrap();
+    let player = tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        // Small until the file has started plus 2 s, then large, one clock.
+        let mut offset = Duration::ZERO;
+        for lap in 0..2 {
+            for sample in small.samples(lap) {
+                tokio::time::sleep_until(start + sample.timestamp).await;
+                track.write_sample(&sample).await.unwrap();
+            }
+            offset = small.duration() * (lap + 1);
+        }
+        for sample in large.samples(0) {
+            let at = offset + sample.timestamp;
+            tokio::time::sleep_until(start + at).await;
+            track
+                .write_sample(&MediaSample::new(sample.data, at))
+                .await
+                .unwrap();
+        }
+    });
+    let path = file_started(&mut events).await;
+    within(30, "the clips to be sent", player).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    recorder.stop().await;
+    assert_plays(&path, &["vp8"]);
+    let widths = decoded_widths(&path);
+    assert!(
+        widths.contains(&320) && widths.contains(&640),
+        "both sizes decoded: {widths:?}"
+    );
+    let switch = widths.iter().position(|&w| w == 640).unwrap();
+    assert!(
+        widths[switch..].iter().all(|&w| w == 640),
+        "one switch, no flip-flop"
+    );
+    sender.leave().await.unwrap();
+    server.shutdown().await;
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+/// The recorder process is killed with SIGKILL ~5 s into a recording: the
+/// file it leaves demuxes, decodes and plays at least 4 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_recorder_leaves_a_playable_file() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let (sender, _s) = join(&server, "rec-kill", "sender").await;
+    let players = send_test_pattern(&sender).await;
+    let out = out_dir("kill");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rtcgate"))
+        .args([
+            "record",
+            "--server",
+            &server.url(),
+            "--room",
+            "rec-kill",
+            "--test-pattern",
+            "never",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start rtcgate record");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    within(30, "the recorder's file to start", async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains(" → ") {
+                return;
+            }
+        }
+        panic!("rtcgate record ended before recording");
+    })
+    .await;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    tokio::time::sleep(Duration::from_millis(5_200)).await;
+    let pid = child.id().unwrap() as i32;
+    // SIGKILL: no chance to finish the file.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    child.wait().await.unwrap();
+    let file = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .expect("a file")
+        .unwrap()
+        .path();
+    assert_plays(&file, &["opus", "vp8"]);
+    let plays_for = last_pts(&file);
+    assert!(
+        plays_for >= 4.0,
+        "the killed recording plays {plays_for:.2}s of ~5s"
+    );
+    for player in players {
+        player.abort();
+    }
+    sender.leave().await.unwrap();
+    server.shutdown().await;
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(name: &str, size: &str) -> SmallDisk {
+        let dir = out_dir(name);
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "rtcgate-test"])
+            .arg(&dir)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a {size} tmpfs needs root (the CI runs as root)"
+        );
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The disk fills up mid-recording: a typed error arrives, the file written
+/// so far stays valid, and the recorder keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_a_typed_error_and_the_file_stays_valid() {
+    init_logging();
+    require_interfaces();
+    let disk = SmallDisk::mount("full", "64k");
+    let server = start_server().await;
+    let (sender, _s) = join(&server, "rec-full", "sender").await;
+    let players = send_test_pattern(&sender).await;
+    let (recorder, mut events) = Recorder::join(
+        &server.url(),
+        "rec-full",
+        "recorder",
+        Default::default(),
+        RecorderOptions::new(&disk.0),
+    )
+    .await
+    .unwrap();
+    let (path, kind) = next_recorder_event(&mut events, 60, "the write error", |e| match e {
+        RecorderEvent::WriteFailed { path, kind, .. } => Some((path.clone(), *kind)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(kind, std::io::ErrorKind::StorageFull);
+    // Still running: progress keeps coming after the failure.
+    next_recorder_event(&mut events, 10, "progress after the failure", |e| match e {
+        RecorderEvent::Progress(p) => Some(p.bytes),
+        _ => None,
+    })
+    .await;
+    let summaries = recorder.stop().await;
+    assert_eq!(summaries.len(), 1);
+    assert!(
+        summaries[0].error.is_some(),
+        "the summary says the recording stopped early"
+    );
+    assert_plays(&path, &["opus", "vp8"]);
+    assert!(
+        last_pts(&path) > 1.0,
+        "the part written before the disk filled up plays"
+    );
+    for player in players {
+        player.abort();
+    }
+    sender.leave().await.unwrap();
+    server.shutdown().await;
+    drop(disk);
+}
