@@ -3,13 +3,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use rtcgate_core::media::Clip;
 use rtcgate_core::recorder::{Recorder, RecorderEvent, RecorderEvents, RecorderOptions};
 use rtcgate_core::{Codec, LocalTrack, MediaSample};
-use support::probe::{decode_all, decoded_widths, last_pts, packets, stream_codecs};
+use support::probe::{assert_plays, decoded_widths, last_pts, packets};
 use support::*;
 
 /// A fresh folder for one test's recordings.
@@ -47,29 +47,6 @@ async fn file_started(events: &mut RecorderEvents) -> PathBuf {
         _ => None,
     })
     .await
-}
-
-/// Every frame of the file decodes, both tracks are there, and no video
-/// packet was left undecoded.
-fn assert_plays(path: &Path, codecs: &[&str]) -> Vec<(String, u64)> {
-    let mut found = stream_codecs(path);
-    found.sort();
-    let mut want: Vec<String> = codecs.iter().map(|c| c.to_string()).collect();
-    want.sort();
-    assert_eq!(found, want, "{}", path.display());
-    let decoded =
-        decode_all(path).unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
-    let all = packets(path, false);
-    for (codec, frames) in &decoded {
-        let count = all.iter().filter(|p| &p.codec == codec).count() as u64;
-        assert_eq!(
-            *frames,
-            count,
-            "{codec}: every packet of {} decodes to a frame",
-            path.display()
-        );
-    }
-    decoded
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -147,3 +147,26 @@ pub fn last_pts(path: &Path) -> f64 {
         .map(|p| p.pts)
         .fold(0.0, f64::max)
 }
+
+/// Every frame of the file decodes, both tracks are there, and no video
+/// packet was left undecoded.
+pub fn assert_plays(path: &Path, codecs: &[&str]) -> Vec<(String, u64)> {
+    let mut found = stream_codecs(path);
+    found.sort();
+    let mut want: Vec<String> = codecs.iter().map(|c| c.to_string()).collect();
+    want.sort();
+    assert_eq!(found, want, "{}", path.display());
+    let decoded =
+        decode_all(path).unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+    let all = packets(path, false);
+    for (codec, frames) in &decoded {
+        let count = all.iter().filter(|p| &p.codec == codec).count() as u64;
+        assert_eq!(
+            *frames,
+            count,
+            "{codec}: every packet of {} decodes to a frame",
+            path.display()
+        );
+    }
+    decoded
+}
