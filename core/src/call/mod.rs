@@ -1,6 +1,7 @@
 //! [`Call`]: membership of one room, with a peer connection to every other
 //! member (mesh).
 
+mod codec_preferences;
 mod dtls_role;
 mod event;
 mod factory;
