@@ -15,6 +15,7 @@ use webrtc::peer_connection::{
     RTCPeerConnectionState, RTCSessionDescription,
 };
 
+use super::codec_preferences::offer_every_codec;
 use super::dtls_role::{SetupRole, declared_role, force_role, role_from_remote_answer};
 use super::event::{CallEvent, ConnectionState};
 use super::factory::build_peer_connection;
@@ -233,6 +234,9 @@ impl PeerLink {
                 return Err(error.into());
             }
         };
+        // Every codec of the kind on the m-line, the track's first (rtc 0.21 would
+        // otherwise negotiate one video codec per connection; see codec_preferences).
+        offer_every_codec(&self.pc, &sender, track.codec()).await;
         track.bind(&self.shared.member.id, rtp, sender, ssrc);
         track.set_connected(
             &self.shared.member.id,

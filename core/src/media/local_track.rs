@@ -11,7 +11,9 @@ use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp::header::Header;
 use rtc::rtp::packet::Packet;
 use rtc::rtp::packetizer::Payloader;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -283,16 +285,10 @@ impl LocalTrack {
         };
         let Some(sender) = sender else { return };
         let payload_type = match sender.get_parameters().await {
-            Ok(params) => params
-                .rtp_parameters
-                .codecs
-                .iter()
-                .find(|c| {
-                    c.rtp_codec
-                        .mime_type
-                        .eq_ignore_ascii_case(self.inner.codec.mime_type())
-                })
-                .map(|c| c.payload_type),
+            Ok(params) => negotiated_payload_type(
+                &self.inner.codec.rtp_codec(),
+                &params.rtp_parameters.codecs,
+            ),
             Err(err) => {
                 tracing::debug!(%err, "sender parameters unavailable");
                 None
@@ -329,6 +325,54 @@ impl LocalTrack {
     }
 }
 
+/// The payload type to send `ours` with, among a sender's negotiated `codecs`
+/// (after an offer/answer they are the m-line's codecs, with rtc's own payload
+/// types): same MIME type, and among several (H.264 profiles and packetization
+/// modes, VP9 profiles) the one whose format parameters fit best.
+fn negotiated_payload_type(ours: &RTCRtpCodec, codecs: &[RTCRtpCodecParameters]) -> Option<u8> {
+    codecs
+        .iter()
+        .filter(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&ours.mime_type))
+        .enumerate()
+        // Best fit first; on a tie, the earlier (more preferred) codec.
+        .max_by_key(|(i, c)| {
+            (
+                fmtp_fit(&ours.sdp_fmtp_line, &c.rtp_codec.sdp_fmtp_line),
+                std::cmp::Reverse(*i),
+            )
+        })
+        .map(|(_, c)| c.payload_type)
+}
+
+/// 2: same format parameters; 1: the parameters that change the bitstream
+/// (`packetization-mode`, `profile-id`, the profile part of
+/// `profile-level-id`) agree; 0: they differ.
+fn fmtp_fit(ours: &str, theirs: &str) -> u8 {
+    let parse = |line: &str| -> std::collections::BTreeMap<String, String> {
+        line.split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase()))
+            .collect()
+    };
+    let (ours, theirs) = (parse(ours), parse(theirs));
+    if ours == theirs {
+        return 2;
+    }
+    let value = |map: &std::collections::BTreeMap<String, String>, key: &str| -> String {
+        let v = map.get(key).cloned();
+        match key {
+            // RFC 6184 and the VP9/AV1 payload formats: absent means 0.
+            "packetization-mode" | "profile-id" => v.unwrap_or_else(|| "0".into()),
+            // Profile and constraints; the level may differ.
+            _ => v.map(|v| v.chars().take(4).collect()).unwrap_or_default(),
+        }
+    };
+    let agree = ["packetization-mode", "profile-id", "profile-level-id"]
+        .iter()
+        .all(|key| value(&ours, key) == value(&theirs, key));
+    u8::from(agree)
+}
+
 fn rtp_timestamp(time: std::time::Duration, clock_rate: u32) -> u32 {
     (time.as_nanos() * u128::from(clock_rate) / 1_000_000_000) as u32
 }
@@ -348,6 +392,65 @@ mod tests {
     fn rtp_timestamps_follow_the_clock_rate() {
         assert_eq!(rtp_timestamp(Duration::from_millis(20), 48_000), 960);
         assert_eq!(rtp_timestamp(Duration::from_secs(1), 90_000), 90_000);
+    }
+
+    fn codec(mime: &str, fmtp: &str, payload_type: u8) -> RTCRtpCodecParameters {
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: mime.into(),
+                clock_rate: 90_000,
+                sdp_fmtp_line: fmtp.into(),
+                ..Default::default()
+            },
+            payload_type,
+        }
+    }
+
+    #[test]
+    fn payload_type_follows_the_codec_and_its_format_parameters() {
+        let negotiated = [
+            codec("video/VP8", "", 96),
+            codec("video/rtx", "apt=96", 97),
+            codec("video/VP9", "profile-id=1", 100),
+            codec("video/VP9", "profile-id=0", 98),
+            codec(
+                "video/H264",
+                "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f",
+                108,
+            ),
+            codec(
+                "video/H264",
+                "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+                125,
+            ),
+            codec(
+                "video/h264",
+                "packetization-mode=1;profile-level-id=42e034",
+                106,
+            ),
+        ];
+        let pt = |c: Codec| negotiated_payload_type(&c.rtp_codec(), &negotiated);
+        assert_eq!(pt(Codec::Vp8), Some(96));
+        assert_eq!(pt(Codec::Vp9), Some(98));
+        assert_eq!(pt(Codec::H264), Some(125));
+        assert_eq!(pt(Codec::Av1), None);
+        // Only a mismatching mode left: still the codec.
+        assert_eq!(
+            negotiated_payload_type(&Codec::H264.rtp_codec(), &negotiated[4..5]),
+            Some(108)
+        );
+        // Another level of the same profile and mode fits better than another mode.
+        assert_eq!(
+            negotiated_payload_type(&Codec::H264.rtp_codec(), &negotiated[4..]),
+            Some(125)
+        );
+        assert_eq!(
+            negotiated_payload_type(
+                &Codec::H264.rtp_codec(),
+                &[negotiated[4].clone(), negotiated[6].clone()]
+            ),
+            Some(106)
+        );
     }
 
     #[tokio::test]

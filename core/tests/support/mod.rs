@@ -180,3 +180,26 @@ pub async fn join(server: &SignallingServer, room: &str, name: &str) -> (Call, C
         .await
         .expect("join")
 }
+
+/// What RTP carries of an encoded frame: an H.264 access unit without its
+/// access unit delimiters (rtc's payloader drops NAL type 9, as most RTP
+/// senders do; they are optional in an Annex-B stream). Other codecs: unchanged.
+pub fn as_carried(codec: Codec, frame: &Bytes) -> Bytes {
+    if codec != Codec::H264 {
+        return frame.clone();
+    }
+    // NAL units with their (3- or 4-byte) start codes.
+    let starts: Vec<usize> = (0..frame.len().saturating_sub(2))
+        .filter(|&i| frame[i..i + 3] == [0, 0, 1])
+        .map(|i| if i > 0 && frame[i - 1] == 0 { i - 1 } else { i })
+        .collect();
+    let mut out = Vec::with_capacity(frame.len());
+    for (n, &start) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).copied().unwrap_or(frame.len());
+        let header = start + if frame[start + 2] == 1 { 3 } else { 4 };
+        if frame.get(header).is_some_and(|h| h & 0x1f != 9) {
+            out.extend_from_slice(&frame[start..end]);
+        }
+    }
+    Bytes::from(out)
+}

@@ -1,0 +1,265 @@
+//! Puts every codec rtcgate carries of a track's kind on the track's m-line,
+//! the track's own codec first (works around rtc 0.21, see below).
+//!
+//! rtc 0.21's `MediaEngine` narrows its codec list once per connection: the
+//! first remote description with a video m-line replaces the engine's video
+//! codecs with the codecs of that *first* video m-line, and later m-lines and
+//! descriptions never add to it (`MediaEngine::update_from_remote_description`,
+//! `negotiate_multi_codecs` is crate-private and always false). Every codec
+//! search afterwards runs against that narrowed list:
+//!
+//! - answering, each transceiver's preferences are the offered codecs matched
+//!   against the narrowed list (`set_codec_preferences_from_remote_description`);
+//!   a codec not on the first m-line matches nothing, the preferences end up
+//!   empty, and an empty list means "the engine's codecs" — so every video
+//!   m-line of the answer, and every sender's parameters, carry the first
+//!   m-line's codec (VP8 when a VP8 track came first);
+//! - later, `add_track` and `set_codec_preferences` with any other codec fail
+//!   with "unsupported codec type by this transceiver".
+//!
+//! With a single codec per m-line (what `add_track` offers for a track whose
+//! encoding names its codec) only the first video track's codec survives. So
+//! every m-line lists all of rtcgate's codecs of its kind: whatever m-line
+//! comes first then keeps them all in the engine, the sender finds its own
+//! codec among the negotiated ones (`LocalTrack::refresh_payload_type`), and
+//! the receiver resolves the packets' payload type to the right codec. The
+//! track's codec goes first so that a peer answering with one codec picks it.
+
+use std::sync::Arc;
+
+use rtc::rtp_transceiver::RTCRtpTransceiverId;
+use rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters;
+use webrtc::peer_connection::PeerConnection;
+use webrtc::rtp_transceiver::RtpSender;
+
+use crate::codec::Codec;
+
+/// Payload type `MediaEngine::register_default_codecs` gives each codec as
+/// rtcgate sends it (checked against rtc by the tests below).
+fn default_payload_type(codec: Codec) -> u8 {
+    match codec {
+        Codec::Opus => 111,
+        Codec::Vp8 => 96,
+        Codec::Vp9 => 98,
+        Codec::H264 => 125,
+        Codec::Av1 => 41,
+    }
+}
+
+/// `codec`, then every other codec of its kind, as transceiver preferences.
+pub(crate) fn preferences(codec: Codec) -> Vec<RTCRtpCodecParameters> {
+    std::iter::once(codec)
+        .chain(
+            Codec::ALL
+                .into_iter()
+                .filter(|other| *other != codec && other.kind() == codec.kind()),
+        )
+        .map(|c| RTCRtpCodecParameters {
+            rtp_codec: c.rtp_codec(),
+            payload_type: default_payload_type(c),
+        })
+        .collect()
+}
+
+/// Sets the preferences of `sender`'s transceiver to [`preferences`]`(codec)`,
+/// leaving out codecs the connection's (narrowed) engine no longer accepts.
+pub(crate) async fn offer_every_codec(
+    pc: &Arc<dyn PeerConnection>,
+    sender: &Arc<dyn RtpSender>,
+    codec: Codec,
+) {
+    let id: RTCRtpTransceiverId = sender.id().into();
+    let mut transceiver = None;
+    for t in pc.get_transceivers().await {
+        if t.id() == id {
+            transceiver = Some(t);
+            break;
+        }
+    }
+    let Some(transceiver) = transceiver else {
+        tracing::debug!(%codec, "no transceiver for the sender; codec preferences unchanged");
+        return;
+    };
+    let mut wanted = preferences(codec).into_iter();
+    // The track's own codec alone is what `add_track` set already.
+    let mut accepted: Vec<_> = wanted.next().into_iter().collect();
+    for extra in wanted {
+        let mut trial = accepted.clone();
+        trial.push(extra);
+        match transceiver.set_codec_preferences(trial.clone()).await {
+            Ok(()) => accepted = trial,
+            Err(err) => {
+                tracing::debug!(%codec, extra = %trial[trial.len() - 1].rtp_codec.mime_type, %err,
+                    "codec left off the m-line (not negotiated on this connection)")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Sans-I/O: two rtc peer connections exchange descriptions, no sockets.
+
+    use std::time::Instant;
+
+    use rtc::media_stream::MediaStreamTrack;
+    use rtc::peer_connection::configuration::media_engine::MediaEngine;
+    use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+    use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
+
+    use super::*;
+
+    fn peer() -> RTCPeerConnection {
+        let mut engine = MediaEngine::default();
+        engine.register_default_codecs().unwrap();
+        RTCPeerConnectionBuilder::new()
+            .with_media_engine(engine)
+            .build(Instant::now())
+            .unwrap()
+    }
+
+    /// A track as `LocalTrack` makes it: one encoding naming the codec.
+    fn track(codec: Codec) -> MediaStreamTrack {
+        MediaStreamTrack::new(
+            "stream".into(),
+            codec.name().into(),
+            codec.name().into(),
+            codec.kind().to_rtc(),
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(rand::random()),
+                    ..Default::default()
+                },
+                codec: codec.rtp_codec(),
+                ..Default::default()
+            }],
+        )
+    }
+
+    /// `a` offers one track per codec (with or without the workaround), `b` answers.
+    fn negotiate(workaround: bool) -> (RTCPeerConnection, RTCPeerConnection, String) {
+        let (mut a, mut b) = (peer(), peer());
+        for codec in Codec::ALL {
+            let sender = a.add_track(track(codec)).unwrap();
+            if workaround {
+                a.rtp_transceiver(sender.into())
+                    .unwrap()
+                    .set_codec_preferences(preferences(codec))
+                    .unwrap();
+            }
+        }
+        let offer = a.create_offer(None).unwrap();
+        a.set_local_description(Instant::now(), offer.clone())
+            .unwrap();
+        b.set_remote_description(Instant::now(), offer).unwrap();
+        let answer = b.create_answer(None).unwrap();
+        b.set_local_description(Instant::now(), answer.clone())
+            .unwrap();
+        a.set_remote_description(Instant::now(), answer.clone())
+            .unwrap();
+        (a, b, answer.sdp)
+    }
+
+    /// The payload types of each m-line of `sdp`, in order.
+    fn m_line_formats(sdp: &str) -> Vec<Vec<u8>> {
+        sdp.lines()
+            .filter(|l| l.starts_with("m=audio") || l.starts_with("m=video"))
+            .map(|l| l.split(' ').skip(3).map(|pt| pt.parse().unwrap()).collect())
+            .collect()
+    }
+
+    /// Mime type and payload type of every codec `a`'s senders may send, per track.
+    fn sender_codecs(pc: &mut RTCPeerConnection) -> Vec<(String, Vec<(String, u8)>)> {
+        let ids: Vec<_> = pc.get_senders().collect();
+        ids.into_iter()
+            .map(|id| {
+                let mut sender = pc.rtp_sender(id).unwrap();
+                let track = sender.track().track_id().clone();
+                let codecs = sender
+                    .get_parameters()
+                    .rtp_parameters
+                    .codecs
+                    .iter()
+                    .map(|c| (c.rtp_codec.mime_type.clone(), c.payload_type))
+                    .collect();
+                (track, codecs)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn without_the_workaround_rtc_answers_the_first_video_codec_everywhere() {
+        let (mut a, _, answer) = negotiate(false);
+        // audio, then VP8, VP9, H.264, AV1: each video m-line answered with VP8 (+ its RTX).
+        assert_eq!(
+            m_line_formats(&answer),
+            vec![
+                vec![111],
+                vec![96, 97],
+                vec![96, 97],
+                vec![96, 97],
+                vec![96, 97]
+            ]
+        );
+        for (track, codecs) in sender_codecs(&mut a).into_iter().skip(1) {
+            assert_eq!(codecs[0], ("video/VP8".to_owned(), 96), "{track}");
+        }
+        // And the engine now refuses any other video codec for a new track.
+        assert!(a.add_track(track(Codec::H264)).is_err());
+    }
+
+    #[test]
+    fn every_track_is_answered_and_sent_with_its_own_codec() {
+        let (mut a, mut b, answer) = negotiate(true);
+        let formats = m_line_formats(&answer);
+        for (codec, formats) in Codec::ALL.into_iter().zip(&formats) {
+            assert_eq!(
+                formats[0],
+                default_payload_type(codec),
+                "{codec}: {formats:?}"
+            );
+        }
+        for (codec, (track, codecs)) in Codec::ALL.into_iter().zip(sender_codecs(&mut a)) {
+            assert_eq!(track, codec.name());
+            assert!(
+                codecs.iter().any(|(mime, pt)| {
+                    mime.eq_ignore_ascii_case(codec.mime_type())
+                        && *pt == default_payload_type(codec)
+                }),
+                "{codec}: {codecs:?}"
+            );
+        }
+        // A later track of another codec can still be added and offered, by either side.
+        let sender = b.add_track(track(Codec::H264)).unwrap();
+        b.rtp_transceiver(sender.into())
+            .unwrap()
+            .set_codec_preferences(preferences(Codec::H264))
+            .unwrap();
+        let offer = b.create_offer(None).unwrap();
+        assert!(
+            m_line_formats(&offer.sdp)
+                .iter()
+                .any(|f| f[0] == default_payload_type(Codec::H264)),
+            "{}",
+            offer.sdp
+        );
+    }
+
+    #[test]
+    fn payload_types_match_the_default_media_engine() {
+        let mut pc = peer();
+        for codec in Codec::ALL {
+            pc.add_track(track(codec)).unwrap();
+        }
+        let offer = pc.create_offer(None).unwrap();
+        for codec in Codec::ALL {
+            let name = codec.mime_type().split('/').nth(1).unwrap();
+            let rtpmap = format!("a=rtpmap:{} {name}/", default_payload_type(codec));
+            assert!(
+                offer.sdp.lines().any(|l| l.starts_with(&rtpmap)),
+                "{codec}: no {rtpmap:?} in\n{}",
+                offer.sdp
+            );
+        }
+    }
+}
