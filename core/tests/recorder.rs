@@ -430,3 +430,84 @@ async fn a_full_disk_is_a_typed_error_and_the_file_stays_valid() {
     server.shutdown().await;
     drop(disk);
 }
+
+/// Plays `video` (a shipped clip) and the Opus clip into a new member's call.
+async fn send_clips(
+    server: &rtcgate_core::signalling::SignallingServer,
+    room: &str,
+    name: &str,
+    video: (Codec, &str),
+) -> (rtcgate_core::Call, Vec<tokio::task::JoinHandle<()>>) {
+    let (call, _events) = join(server, room, name).await;
+    let mut players = Vec::new();
+    for (codec, file) in [video, (Codec::Opus, "testsrc-opus.ogg")] {
+        let track = LocalTrack::new(codec, format!("{name}-{codec}"), name).unwrap();
+        call.add_track(&track).await.unwrap();
+        let clip = Clip::open(repo().join("examples/media").join(file)).unwrap();
+        players.push(tokio::spawn(async move {
+            clip.play(&track, None).await.expect("play clip");
+        }));
+    }
+    (call, players)
+}
+
+/// VP9 and AV1 senders get WebM files, an H.264 sender a Matroska file; all decode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vp9_av1_and_h264_participants_get_files_that_play() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let room = "rec-codecs";
+    let mut calls = Vec::new();
+    let mut players = Vec::new();
+    for (name, video) in [
+        ("vp9", (Codec::Vp9, "testsrc-vp9.ivf")),
+        ("av1", (Codec::Av1, "testsrc-av1.ivf")),
+        ("h264", (Codec::H264, "testsrc-h264.h264")),
+    ] {
+        let (call, p) = send_clips(&server, room, name, video).await;
+        calls.push(call);
+        players.extend(p);
+    }
+    let out = out_dir("codecs");
+    let (recorder, mut events) = Recorder::join(
+        &server.url(),
+        room,
+        "recorder",
+        Default::default(),
+        RecorderOptions::new(&out),
+    )
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        file_started(&mut events).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let summaries = recorder.stop().await;
+    assert_eq!(summaries.len(), 3);
+    for summary in &summaries {
+        let path = summary.progress.path.clone().expect("a file");
+        let (codec, ext) = match summary.progress.name.as_str() {
+            "vp9" => ("vp9", "webm"),
+            "av1" => ("av1", "webm"),
+            "h264" => ("h264", "mkv"),
+            other => panic!("unexpected participant {other}"),
+        };
+        assert_eq!(path.extension().unwrap(), ext, "{}", path.display());
+        let decoded = assert_plays(&path, &[codec, "opus"]);
+        let video = decoded.iter().find(|(c, _)| c == codec).unwrap().1;
+        assert!(video >= 60, "{codec}: {video} frames decoded from ~4 s");
+        let size = summary.tracks.iter().find_map(|t| t.picture_size);
+        if codec != "av1" {
+            assert_eq!(size, Some((320, 240)), "{codec} picture size in the header");
+        }
+    }
+    for player in players {
+        player.abort();
+    }
+    for call in calls {
+        call.leave().await.unwrap();
+    }
+    server.shutdown().await;
+    std::fs::remove_dir_all(out).unwrap();
+}
