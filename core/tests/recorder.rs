@@ -511,3 +511,76 @@ async fn vp9_av1_and_h264_participants_get_files_that_play() {
     server.shutdown().await;
     std::fs::remove_dir_all(out).unwrap();
 }
+
+/// A participant who joins after the recording started gets a file from
+/// their first keyframe; one who leaves gets a finished file at once (with
+/// its duration and cues), while the others go on being recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_joiners_and_leavers_get_complete_files() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let room = "rec-come-go";
+    let (bob, _b) = join(&server, room, "bob").await;
+    let mut players = send_test_pattern(&bob).await;
+    let out = out_dir("come-go");
+    let (recorder, mut events) = Recorder::join(
+        &server.url(),
+        room,
+        "recorder",
+        Default::default(),
+        RecorderOptions::new(&out),
+    )
+    .await
+    .unwrap();
+    file_started(&mut events).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (alice, _a) = join(&server, room, "alice").await;
+    players.extend(send_test_pattern(&alice).await);
+    let alice_file = file_started(&mut events).await;
+    assert!(alice_file.to_str().unwrap().contains("alice"));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    alice.leave().await.unwrap();
+    let summary = next_recorder_event(
+        &mut events,
+        30,
+        "alice's file to be finished",
+        |e| match e {
+            RecorderEvent::Finished(s) if s.progress.name == "alice" => Some(s.clone()),
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(summary.progress.path.as_deref(), Some(alice_file.as_path()));
+    let decoded = assert_plays(&alice_file, &["opus", "vp8"]);
+    let video = decoded.iter().find(|(c, _)| c == "vp8").unwrap().1;
+    assert!(video >= 60, "alice's video: {video} frames");
+    let first_video = packets(&alice_file, false)
+        .into_iter()
+        .find(|p| p.codec == "vp8")
+        .unwrap();
+    assert!(first_video.keyframe, "alice's video starts with a keyframe");
+    // A finished file carries its duration (and cues), unlike a cut one.
+    let duration = support::probe::format_duration(&alice_file).expect("duration in the header");
+    assert!((duration - summary.progress.duration.as_secs_f64()).abs() < 0.1);
+    // Bob is still being recorded.
+    let bob_bytes = next_recorder_event(&mut events, 10, "bob's progress", |e| match e {
+        RecorderEvent::Progress(p) if p.name == "bob" => Some(p.bytes),
+        _ => None,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let summaries = recorder.stop().await;
+    assert_eq!(summaries.len(), 2, "alice's (finished earlier) and bob's");
+    let bob_summary = summaries.iter().find(|s| s.progress.name == "bob").unwrap();
+    assert!(
+        bob_summary.progress.bytes > bob_bytes,
+        "bob's file kept growing after alice left"
+    );
+    for player in players {
+        player.abort();
+    }
+    bob.leave().await.unwrap();
+    server.shutdown().await;
+    std::fs::remove_dir_all(out).unwrap();
+}

@@ -82,7 +82,10 @@ impl Config {
         if !sides.is_empty() {
             config.sides = sides;
         }
-        if let Some(list) = args.iter().find(|a| a.chars().all(|c| c.is_ascii_digit() || c == ',')) {
+        if let Some(list) = args
+            .iter()
+            .find(|a| a.chars().all(|c| c.is_ascii_digit() || c == ','))
+        {
             config.counts = list.split(',').filter_map(|n| n.parse().ok()).collect();
             config.escalate_step = 0;
         }
@@ -128,7 +131,10 @@ impl Run {
     }
 
     fn min_span(&self) -> f64 {
-        self.files.iter().map(|f| f.span).fold(f64::INFINITY, f64::min)
+        self.files
+            .iter()
+            .map(|f| f.span)
+            .fold(f64::INFINITY, f64::min)
     }
 
     fn bytes_share(&self) -> f64 {
@@ -314,7 +320,11 @@ async fn run_one(
     let connected = senders.len();
     futures::future::join_all(senders.into_iter().map(Sender::leave)).await;
     if exit.status != 0 {
-        problems.push(format!("exit status {:#x} (log: {})", exit.status, log.display()));
+        problems.push(format!(
+            "exit status {:#x} (log: {})",
+            exit.status,
+            log.display()
+        ));
     }
     if side == Side::Gst {
         gst_problems(&exit.stdout, &mut problems);
@@ -392,17 +402,20 @@ fn print_run(run: &Run, config: &Config) {
     );
     let spans: Vec<f64> = run.files.iter().map(|f| f.span).collect();
     let mean = spans.iter().sum::<f64>() / spans.len().max(1) as f64;
-    let (audio, video): (u64, u64) = run
-        .files
-        .iter()
-        .fold((0, 0), |(a, v), f| (a + f.audio_packets, v + f.video_packets));
+    let (audio, video): (u64, u64) = run.files.iter().fold((0, 0), |(a, v), f| {
+        (a + f.audio_packets, v + f.video_packets)
+    });
     println!(
         "          files: {} of {} play (opus + vp8), span min {:.2} s / mean {:.2} s of {} s sent, \
          {:.1} MB written / {:.1} MB sent ({:.1} %), packets per file: audio {:.0} / {} sent, \
          video {:.0} / {} sent; kept up: {}",
         run.playing_files(),
         run.n,
-        if spans.is_empty() { 0.0 } else { run.min_span() },
+        if spans.is_empty() {
+            0.0
+        } else {
+            run.min_span()
+        },
         mean,
         config.seconds,
         run.files.iter().map(|f| f.bytes).sum::<u64>() as f64 / 1e6,
@@ -412,7 +425,11 @@ fn print_run(run: &Run, config: &Config) {
         config.seconds * 50,
         video as f64 / run.files.len().max(1) as f64,
         config.seconds * 30,
-        if run.kept_up(config.seconds) { "yes" } else { "NO" },
+        if run.kept_up(config.seconds) {
+            "yes"
+        } else {
+            "NO"
+        },
     );
     for problem in run.problems.iter().take(5) {
         println!("          problem: {problem}");
@@ -439,9 +456,17 @@ fn table(runs: &[Run], config: &Config) -> String {
             run.mib_each(),
             run.playing_files(),
             run.n,
-            if run.files.is_empty() { 0.0 } else { run.min_span() },
+            if run.files.is_empty() {
+                0.0
+            } else {
+                run.min_span()
+            },
             100.0 * run.bytes_share(),
-            if run.kept_up(config.seconds) { "yes" } else { "no" },
+            if run.kept_up(config.seconds) {
+                "yes"
+            } else {
+                "no"
+            },
         );
     }
     out
@@ -537,4 +562,3 @@ fn machine_description() -> String {
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
     format!("{cores} cores, {model}, load average {}", load.join(" "))
 }
-

@@ -92,7 +92,10 @@ fn probe(path: &Path) -> FileReport {
             Some("audio") => report.audio_packets += 1,
             _ => {}
         }
-        if let Some(t) = packet["pts_time"].as_str().and_then(|t| t.parse::<f64>().ok()) {
+        if let Some(t) = packet["pts_time"]
+            .as_str()
+            .and_then(|t| t.parse::<f64>().ok())
+        {
             first = first.min(t);
             last = last.max(t);
         }

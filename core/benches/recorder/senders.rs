@@ -172,7 +172,12 @@ impl Sender {
         call.add_track(&audio).await?;
         let deadline = Instant::now() + timeout;
         let recorder_id = loop {
-            if let Some(m) = call.members().await.into_iter().find(|m| m.name == recorder) {
+            if let Some(m) = call
+                .members()
+                .await
+                .into_iter()
+                .find(|m| m.name == recorder)
+            {
                 break m.id;
             }
             if Instant::now() > deadline {

@@ -170,3 +170,22 @@ pub fn assert_plays(path: &Path, codecs: &[&str]) -> Vec<(String, u64)> {
     }
     decoded
 }
+
+/// The duration a file's header declares (`None` for a file cut short,
+/// whose duration a player has to find by reading it).
+pub fn format_duration(path: &Path) -> Option<f64> {
+    let output = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format_tags:format=duration",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    json["format"]["duration"].as_str()?.parse().ok()
+}
