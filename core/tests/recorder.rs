@@ -68,12 +68,27 @@ async fn two_participants_are_recorded_into_two_files_that_play() {
     )
     .await
     .unwrap();
+    // When each participant's first packet arrived (the recorder's call
+    // reports a track at its first packet).
+    let mut call_events = recorder.call().subscribe();
+    let first_packet = tokio::spawn(async move {
+        let mut seen = std::collections::HashMap::new();
+        while seen.len() < 2 {
+            if let Some(rtcgate_core::CallEvent::TrackAdded(track)) = call_events.recv().await {
+                seen.entry(track.member().clone())
+                    .or_insert_with(std::time::Instant::now);
+            }
+        }
+        seen
+    });
     let first = file_started(&mut events).await;
     let second = file_started(&mut events).await;
     assert_ne!(first, second);
-    let started = std::time::Instant::now();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let recorded_for = started.elapsed().as_secs_f64();
+    let first_packet = within(5, "both members' first packets", first_packet)
+        .await
+        .unwrap();
+    let stopped = std::time::Instant::now();
     let summaries = recorder.stop().await;
     assert_eq!(
         summaries.len(),
@@ -101,8 +116,11 @@ async fn two_participants_are_recorded_into_two_files_that_play() {
             (plays_for - written).abs() < 0.5,
             "file plays {plays_for:.2}s, recorder reports {written:.2}s"
         );
+        let recorded_for = stopped
+            .duration_since(first_packet[&summary.progress.member])
+            .as_secs_f64();
         assert!(
-            (plays_for - recorded_for).abs() < 1.0,
+            (plays_for - recorded_for).abs() < 0.5,
             "file plays {plays_for:.2}s after {recorded_for:.2}s of recording"
         );
     }
@@ -581,6 +599,70 @@ async fn late_joiners_and_leavers_get_complete_files() {
         player.abort();
     }
     bob.leave().await.unwrap();
+    server.shutdown().await;
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+/// A participant who adds video after their audio-only file started: that
+/// file is finished and a second part holds audio and video.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_track_added_later_starts_a_new_part() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let room = "rec-parts";
+    let (carol, _c) = join(&server, room, "carol").await;
+    let mic = LocalTrack::new(Codec::Opus, "carol-mic", "carol").unwrap();
+    carol.add_track(&mic).await.unwrap();
+    let audio = Clip::open(repo().join("examples/media/testsrc-opus.ogg")).unwrap();
+    let mut players = vec![tokio::spawn(async move {
+        audio.play(&mic, None).await.unwrap()
+    })];
+    let out = out_dir("parts");
+    let (recorder, mut events) = Recorder::join(
+        &server.url(),
+        room,
+        "recorder",
+        Default::default(),
+        RecorderOptions::new(&out),
+    )
+    .await
+    .unwrap();
+    let first = file_started(&mut events).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cam = LocalTrack::new(Codec::Vp8, "carol-cam", "carol").unwrap();
+    carol.add_track(&cam).await.unwrap();
+    let video = Clip::open(repo().join("examples/media/testsrc-vp8.ivf")).unwrap();
+    players.push(tokio::spawn(async move {
+        video.play(&cam, None).await.unwrap()
+    }));
+    let finished = next_recorder_event(&mut events, 30, "the first part to finish", |e| match e {
+        RecorderEvent::PartFinished { path, .. } => Some(path.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(finished, first);
+    let second = file_started(&mut events).await;
+    assert_ne!(second, first);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let summaries = recorder.stop().await;
+    assert_eq!(summaries[0].files, vec![first.clone(), second.clone()]);
+    assert_plays(&first, &["opus"]);
+    assert!(last_pts(&first) >= 2.5, "the audio-only part");
+    assert_plays(&second, &["opus", "vp8"]);
+    let second_packets = packets(&second, false);
+    assert!(
+        second_packets
+            .iter()
+            .find(|p| p.codec == "vp8")
+            .unwrap()
+            .keyframe
+    );
+    assert!(second_packets[0].pts < 0.1, "the new part starts at zero");
+    for player in players {
+        player.abort();
+    }
+    carol.leave().await.unwrap();
     server.shutdown().await;
     std::fs::remove_dir_all(out).unwrap();
 }

@@ -177,8 +177,9 @@ impl Subject {
             Ok(Ok(exit)) => exit,
             _ => {
                 eprintln!(
-                    "{} recorder did not stop within {grace:?}: killed",
-                    self.side.label()
+                    "{} recorder did not stop within {grace:?}: killed (log: {})",
+                    self.side.label(),
+                    self.log.display()
                 );
                 self.kill_and_reap()
             }

@@ -52,8 +52,11 @@ pub struct RecordedTrack {
 pub struct RecordingSummary {
     /// Final progress figures.
     pub progress: ParticipantProgress,
-    /// The tracks in the file.
+    /// The tracks recorded.
     pub tracks: Vec<RecordedTrack>,
+    /// Every file of the participant in order: one, or more when tracks
+    /// joined after a file had started (`progress.path` is the last).
+    pub files: Vec<PathBuf>,
     /// The write error that ended the recording early, if any.
     pub error: Option<String>,
 }
@@ -81,6 +84,16 @@ pub enum RecorderEvent {
         track_id: String,
         /// Position in the participant's file (media time).
         at: Duration,
+    },
+    /// A participant's file was finished because they added a track after it
+    /// started; the next part (another `FileStarted`) holds every track.
+    PartFinished {
+        /// The participant.
+        member: MemberId,
+        /// The finished file.
+        path: PathBuf,
+        /// Its duration.
+        duration: Duration,
     },
     /// A track is not in the participant's file.
     TrackSkipped {

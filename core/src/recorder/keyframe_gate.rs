@@ -68,6 +68,14 @@ impl KeyframeGate {
         }
     }
 
+    /// Closes a video gate until the next keyframe (a new file starts).
+    pub fn require_keyframe(&mut self) {
+        if self.video && self.open {
+            self.open = false;
+            self.last_request = None;
+        }
+    }
+
     /// True when a keyframe request should be sent now.
     pub fn poll_request(&mut self, now: Instant) -> bool {
         if self.open {

@@ -69,6 +69,8 @@ impl ParticipantRecorder {
             tracks: Vec::new(),
             first_track_at: None,
             file: None,
+            files: Vec::new(),
+            finished_bytes: 0,
             pending: Vec::new(),
             error: None,
         };
@@ -93,6 +95,8 @@ struct TrackState {
     gate: KeyframeGate,
     spec: Option<TrackSpec>,
     file_index: Option<usize>,
+    /// Video of a new file must start with a keyframe.
+    awaiting_keyframe: bool,
     frames: u64,
     forwarder: JoinHandle<()>,
 }
@@ -101,6 +105,9 @@ struct OpenFile {
     muxer: MatroskaMuxer,
     sink: FileSink,
     last_flush: Instant,
+    /// Timeline position of the file's time zero (a later part starts where
+    /// the previous one ended).
+    origin: Option<Duration>,
 }
 
 struct Participant {
@@ -115,6 +122,10 @@ struct Participant {
     timeline: Timeline,
     first_track_at: Option<Instant>,
     file: Option<OpenFile>,
+    /// Files finished so far (earlier parts, then the current one on close).
+    files: Vec<PathBuf>,
+    /// Bytes in the finished files.
+    finished_bytes: u64,
     /// Frames placed on the timeline before the file could start.
     pending: Vec<TimedFrame>,
     error: Option<String>,
@@ -151,7 +162,7 @@ impl Participant {
 
     fn progress_now(&self) -> ParticipantProgress {
         let mut progress = self.progress.clone();
-        progress.bytes = self.file.as_ref().map_or(0, |f| f.sink.len());
+        progress.bytes = self.finished_bytes + self.file.as_ref().map_or(0, |f| f.sink.len());
         progress.gaps = self.tracks.iter().map(|t| t.gate.gaps).sum();
         progress.dropped_frames = self.tracks.iter().map(|t| t.gate.dropped).sum();
         progress.keyframe_requests = self.tracks.iter().map(|t| t.gate.requests).sum();
@@ -160,15 +171,11 @@ impl Participant {
     }
 
     fn add_track(&mut self, remote: RemoteTrack) {
-        let member = self.progress.member.clone();
         if self.file.is_some() {
-            // Matroska declares its tracks up front.
-            self.emit(RecorderEvent::TrackSkipped {
-                member,
-                track_id: remote.id().to_owned(),
-                reason: "added after the participant's file started".into(),
-            });
-            return;
+            // Matroska declares its tracks up front: the file so far is
+            // finished, and the next part holds every track.
+            self.close_part();
+            self.first_track_at = Some(Instant::now());
         }
         remote.set_latency(self.options.latency);
         let index = self.tracks.len();
@@ -189,6 +196,7 @@ impl Participant {
             gate: KeyframeGate::new(video, self.options.keyframe_interval),
             spec: None,
             file_index: None,
+            awaiting_keyframe: false,
             frames: 0,
             forwarder,
         });
@@ -287,6 +295,7 @@ impl Participant {
         for track in &mut self.tracks {
             if let Some(spec) = &track.spec {
                 track.file_index = Some(specs.len());
+                track.awaiting_keyframe = spec.codec.kind() == MediaKind::Video;
                 specs.push(spec.clone());
             }
         }
@@ -325,6 +334,7 @@ impl Participant {
             muxer,
             sink,
             last_flush: now,
+            origin: None,
         });
         self.emit(RecorderEvent::FileStarted {
             member: self.progress.member.clone(),
@@ -337,6 +347,47 @@ impl Participant {
         self.write_output();
     }
 
+    /// Finishes the current file (cues, duration) and forgets it; returns
+    /// its duration when it was finished cleanly.
+    fn finalize_file(&mut self) -> Option<Duration> {
+        let mut file = self.file.take()?;
+        self.files.push(file.sink.path().to_owned());
+        let result = if self.error.is_some() {
+            None
+        } else {
+            let finish = file.muxer.finish(Duration::from_millis(20));
+            match file.sink.finish(&finish) {
+                Ok(()) => Some(finish.duration),
+                Err(error) => {
+                    let path = file.sink.path().to_owned();
+                    self.write_failed(&path, &error);
+                    None
+                }
+            }
+        };
+        self.finished_bytes += file.sink.len();
+        result
+    }
+
+    /// Ends the current part because a track joined: the next file starts
+    /// when every track is ready again, video from a keyframe.
+    fn close_part(&mut self) {
+        self.write_output();
+        let path = self.file.as_ref().map(|f| f.sink.path().to_owned());
+        let duration = self.finalize_file();
+        for track in &mut self.tracks {
+            track.file_index = None;
+            track.gate.require_keyframe();
+        }
+        if let (Some(path), Some(duration)) = (path, duration) {
+            self.emit(RecorderEvent::PartFinished {
+                member: self.progress.member.clone(),
+                path,
+                duration,
+            });
+        }
+    }
+
     fn write_frame(&mut self, timed: TimedFrame) {
         let Some(file) = self.file.as_mut() else {
             return;
@@ -346,11 +397,18 @@ impl Participant {
             return;
         };
         let frame = timed.frame;
+        if track.awaiting_keyframe {
+            if !frame.keyframe {
+                return; // queued before this file started; undecodable here
+            }
+            track.awaiting_keyframe = false;
+        }
         let data = match frame.codec {
             Codec::H264 => h264_annexb_to_length_prefixed(&frame.data).into(),
             _ => frame.data,
         };
-        let pts_ms = timed.pts.as_millis() as u64;
+        let origin = *file.origin.get_or_insert(timed.pts);
+        let pts_ms = timed.pts.saturating_sub(origin).as_millis() as u64;
         file.muxer.push(index, pts_ms, frame.keyframe, &data);
         track.frames += 1;
         self.progress.frames += 1;
@@ -400,22 +458,18 @@ impl Participant {
             self.try_start_file(now + self.options.start_wait);
         }
         self.write_output();
-        if self.error.is_none()
-            && let Some(file) = self.file.as_mut()
+        let single_part = self.files.is_empty();
+        if let Some(duration) = self.finalize_file()
+            && single_part
         {
-            let finish = file.muxer.finish(Duration::from_millis(20));
-            self.progress.duration = finish.duration;
-            if let Err(error) = file.sink.finish(&finish) {
-                let path = file.sink.path().to_owned();
-                self.write_failed(&path, &error);
-            }
+            self.progress.duration = duration;
         }
         let summary = RecordingSummary {
             progress: self.progress_now(),
             tracks: self
                 .tracks
                 .iter()
-                .filter(|t| t.file_index.is_some())
+                .filter(|t| t.frames > 0)
                 .map(|t| RecordedTrack {
                     track_id: t.remote.id().to_owned(),
                     codec: t.remote.codec(),
@@ -423,6 +477,7 @@ impl Participant {
                     picture_size: t.spec.as_ref().and_then(|s| s.picture_size),
                 })
                 .collect(),
+            files: self.files.clone(),
             error: self.error.clone(),
         };
         self.emit(RecorderEvent::Finished(summary.clone()));
