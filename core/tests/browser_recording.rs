@@ -87,6 +87,15 @@ async fn record_chromium(room: &str, impair: impl FnOnce() -> Option<Impairment>
     }
     let summaries = recorder.stop().await;
     let recorded_for = first_packet.elapsed().as_secs_f64();
+    // The events sent while stopping (the stream ends once the recorder has).
+    within(10, "the recorder's last events", async {
+        while let Some(event) = events.recv().await {
+            if matches!(event, RecorderEvent::Gap { .. }) {
+                gap_events += 1;
+            }
+        }
+    })
+    .await;
     verdict(browser, 60, "browser harness").await;
     server.shutdown().await;
     assert_eq!(summaries.len(), 1, "one participant: {summaries:?}");

@@ -6,12 +6,13 @@ For every member that offers, one pipeline:
 
     webrtcbin (latency=200: rtpbin's rtpjitterbuffer, NACK)
       -> rtpvp8depay (wait-for-keyframe, request-keyframe) -\
-      -> rtpopusdepay ---------------------------------------> webmmux -> filesink
+      -> rtpopusdepay -> opusparse --------------------------> webmmux -> filesink
 
 webrtcbin already holds an rtpjitterbuffer per stream (inside its rtpbin, with the
 `latency` we give it, 200 ms like rtcgate's recorder); no second one is added. The
 muxer's pads are requested when the offer arrives (one per audio/video m-line the
-member sends on), so the header is written once both streams have data.
+member sends on), so the header is written once both streams have data. opusparse
+is there because webmmux wants a `rate` in the Opus caps, which rtpopusdepay leaves out.
 
 It speaks the embedded room protocol (docs/signalling.md) and answers offers; it
 never offers. Helpers (libnice addresses, SDP parsing) come from the interop peer
@@ -73,6 +74,10 @@ class RecPeer:
         self.pipe.add(self.mux)
         self.pipe.add(self.sink)
         self.mux.link(self.sink)
+        # The pipeline never posts EOS (webrtcbin's own sinks do not end), so
+        # the end of the file is seen on the filesink's pad: webmmux sends EOS
+        # after it wrote the cues and patched the duration.
+        self.sink.get_static_pad("sink").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self._on_sink_event)
         self.bus = self.pipe.get_bus()
         self.depays = {}  # kind -> depayloader (its src is linked to the muxer)
         self.linked = []  # kinds whose webrtcbin pad reached a depayloader
@@ -117,12 +122,20 @@ class RecPeer:
             depay.set_property("request-keyframe", True)
         else:
             depay = Gst.ElementFactory.make("rtpopusdepay")
-        self.pipe.add(depay)
+        chain = [depay]
+        if kind == "audio":
+            # rtpopusdepay's caps carry no rate, which webmmux requires; opusparse adds it.
+            chain.append(Gst.ElementFactory.make("opusparse"))
+        for element in chain:
+            self.pipe.add(element)
+        if len(chain) > 1 and not chain[0].link(chain[1]):
+            raise RuntimeError("cannot link rtpopusdepay to opusparse")
         pad = self.mux.request_pad_simple("%s_%%u" % kind)
-        if depay.get_static_pad("src").link(pad) != Gst.PadLinkReturn.OK:
+        if chain[-1].get_static_pad("src").link(pad) != Gst.PadLinkReturn.OK:
             raise RuntimeError("cannot link %s depayloader to webmmux" % kind)
         if self.started:
-            depay.sync_state_with_parent()
+            for element in chain:
+                element.sync_state_with_parent()
         self.depays[kind] = depay
 
     async def on_offer(self, sdp_text):
@@ -203,16 +216,18 @@ class RecPeer:
         self.linked.append(kind)
         self._call(log, "%s: recording %s" % (self.id, kind))
 
+    def _on_sink_event(self, _pad, info):
+        if info.get_event().type == Gst.EventType.EOS:
+            self.eos = True
+        return Gst.PadProbeReturn.OK
+
     def poll_bus(self):
         while True:
-            msg = self.bus.pop_filtered(Gst.MessageType.ERROR | Gst.MessageType.EOS)
+            msg = self.bus.pop_filtered(Gst.MessageType.ERROR)
             if msg is None:
                 return
-            if msg.type == Gst.MessageType.EOS:
-                self.eos = True
-            else:
-                err, dbg = msg.parse_error()
-                self.app.error("%s: %s: %s (%s)" % (self.id, msg.src.get_name(), err.message, dbg))
+            err, dbg = msg.parse_error()
+            self.app.error("%s: %s: %s (%s)" % (self.id, msg.src.get_name(), err.message, dbg))
 
     async def finish(self, timeout=5.0):
         """EOS into every depayloader, wait for the file's EOS, then tear down."""
@@ -227,6 +242,7 @@ class RecPeer:
             await asyncio.sleep(0.05)
         if not self.eos:
             self.app.error("%s: no EOS from the file within %.0f s" % (self.id, timeout))
+        # NULL closes (and flushes) the file.
         self.pipe.set_state(Gst.State.NULL)
 
     def summary(self):

@@ -31,6 +31,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use rtcgate_core::signalling::server::RateLimitConfig;
 use rtcgate_core::signalling::{ServerConfig, SignallingServer};
 
 use probe::FileReport;
@@ -51,8 +52,9 @@ struct Config {
     quick: bool,
     seconds: u64,
     counts: Vec<usize>,
-    /// Past the explicit counts, keep adding this many participants until
-    /// both sides stopped keeping up (or `escalate_until`).
+    /// Past the explicit counts, keep adding participants (10 up to 20,
+    /// then 20 at a time) until both sides stopped keeping up (or
+    /// `escalate_until`); off when 0.
     escalate_step: usize,
     escalate_until: usize,
     sides: Vec<Side>,
@@ -194,11 +196,25 @@ async fn run(config: Config) -> BenchResult<()> {
         config.seconds,
         machine_description()
     );
-    let server = SignallingServer::bind(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        ServerConfig::default(),
-    )
-    .await?;
+    // Room size, rate limits and queues sized for one recorder and up to
+    // `escalate_until` senders trickling their candidates at once (webrtcbin
+    // sends ~10 per peer connection: the defaults of 50/s and 32 members are
+    // for people, not for this).
+    let server_config = ServerConfig {
+        max_members_per_room: config
+            .escalate_until
+            .max(*config.counts.iter().max().unwrap_or(&0))
+            + 8,
+        outgoing_queue: 8192,
+        rate_limit: RateLimitConfig {
+            messages_per_second: 10_000.0,
+            burst: 10_000,
+            ..RateLimitConfig::default()
+        },
+        ..ServerConfig::default()
+    };
+    let server =
+        SignallingServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), server_config).await?;
     let base = std::env::temp_dir().join(format!("rtcgate-recbench-{}", std::process::id()));
     std::fs::create_dir_all(&base)?;
     let mut runs: Vec<Run> = Vec::new();
@@ -229,12 +245,17 @@ async fn run(config: Config) -> BenchResult<()> {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
         let all_failed = config.sides.iter().all(|s| failed.contains(s));
+        let next = n + if n < 20 {
+            config.escalate_step
+        } else {
+            2 * config.escalate_step
+        };
         if i == counts.len()
             && config.escalate_step > 0
             && !all_failed
-            && n + config.escalate_step <= config.escalate_until
+            && next <= config.escalate_until
         {
-            counts.push(n + config.escalate_step);
+            counts.push(next);
         }
     }
     server.shutdown().await;
@@ -474,15 +495,20 @@ fn table(runs: &[Run], config: &Config) -> String {
 
 fn comparison(runs: &[Run]) -> String {
     let mut out = String::from(
-        "| N | CPU / participant rtcgate : gstreamer | ratio (goal ≤ 0.5) | MiB / participant rtcgate : gstreamer | ratio |\n\
-         | --: | --: | --: | --: | --: |\n",
+        "| N | CPU / participant rtcgate : gstreamer | ratio (goal ≤ 0.5) | MiB / participant rtcgate : gstreamer | ratio | MiB / added participant rtcgate : gstreamer | ratio |\n\
+         | --: | --: | --: | --: | --: | --: | --: |\n",
     );
     for r in runs.iter().filter(|r| r.side == Side::Rtcgate) {
         let Some(g) = runs.iter().find(|g| g.side == Side::Gst && g.n == r.n) else {
             continue;
         };
+        let (rm, gm) = (marginal_mib(runs, r), marginal_mib(runs, g));
+        let marginal = match (rm, gm) {
+            (Some(rm), Some(gm)) => format!("{rm:.2} : {gm:.2} | {:.2}", rm / gm),
+            _ => "– | –".into(),
+        };
         out += &format!(
-            "| {} | {:.1} % : {:.1} % | {:.2} | {:.2} : {:.2} | {:.2} |\n",
+            "| {} | {:.1} % : {:.1} % | {:.2} | {:.2} : {:.2} | {:.2} | {marginal} |\n",
             r.n,
             r.core_percent_each(),
             g.core_percent_each(),
@@ -493,6 +519,19 @@ fn comparison(runs: &[Run]) -> String {
         );
     }
     out
+}
+
+/// Peak RSS per participant beyond the first: (peak at N − peak at the
+/// smallest N) / (N − that N). Leaves out what the first participant loads
+/// once (GStreamer plugins, code pages).
+fn marginal_mib(runs: &[Run], run: &Run) -> Option<f64> {
+    let first = runs
+        .iter()
+        .filter(|r| r.side == run.side)
+        .min_by_key(|r| r.n)?;
+    (run.n > first.n).then(|| {
+        (run.hwm as f64 - first.hwm as f64) / MIB / (run.connected - first.connected).max(1) as f64
+    })
 }
 
 /// How many participants 2 cores could record: measured (largest N that kept

@@ -167,7 +167,9 @@ impl Call {
         links.iter().flat_map(|l| l.data_channels()).collect()
     }
 
-    /// Starts sending `track` to every member, present and future.
+    /// Starts sending `track` to every member, present and future. A member
+    /// whose connection cannot take it (no common codec) gets a
+    /// [`CallEvent::Error`]; the others still get the track.
     pub async fn add_track(&self, track: &LocalTrack) -> Result<()> {
         self.ensure_joined()?;
         {
@@ -181,7 +183,16 @@ impl Call {
             tracks.push(track.clone());
         }
         for link in self.links().await {
-            link.attach_track(track).await?;
+            // One member that cannot take the track (e.g. its connection
+            // negotiated no codec for it) must not keep it from the others.
+            if let Err(err) = link.attach_track(track).await {
+                let member = link.member().id.clone();
+                tracing::warn!(%member, track = track.id(), %err, "track not sent to a member");
+                self.inner.ctx.emit(CallEvent::Error {
+                    member: Some(member),
+                    message: format!("track {} cannot be sent: {err}", track.id()),
+                });
+            }
         }
         Ok(())
     }

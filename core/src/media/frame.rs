@@ -66,11 +66,22 @@ impl SenderClock {
     /// `rtp` of a stream clocked at `clock_rate` Hz. Timestamps within half
     /// the 32-bit range before or after the report are placed correctly.
     pub fn wallclock_nanos(&self, rtp: u32, clock_rate: u32) -> i64 {
+        self.wallclock_nanos_at(rtp, f64::from(clock_rate))
+    }
+
+    /// Like [`wallclock_nanos`](Self::wallclock_nanos) with a measured clock
+    /// rate (ticks per second of the sender's wallclock), to follow an RTP
+    /// clock that drifts against the wallclock.
+    pub fn wallclock_nanos_at(&self, rtp: u32, ticks_per_second: f64) -> i64 {
+        let ticks = f64::from(rtp.wrapping_sub(self.rtp_timestamp) as i32);
+        self.ntp_nanos() + (ticks * 1e9 / ticks_per_second.max(1.0)).round() as i64
+    }
+
+    /// The NTP time as nanoseconds since 1900.
+    pub fn ntp_nanos(&self) -> i64 {
         let seconds = (self.ntp_time >> 32) as i64;
         let fraction = ((self.ntp_time & 0xFFFF_FFFF) * 1_000_000_000) >> 32;
-        let base = seconds * 1_000_000_000 + fraction as i64;
-        let ticks = i64::from(rtp.wrapping_sub(self.rtp_timestamp) as i32);
-        base + ticks * 1_000_000_000 / i64::from(clock_rate.max(1))
+        seconds * 1_000_000_000 + fraction as i64
     }
 
     /// A mapping that places RTP timestamp `rtp` at wallclock `nanos` (since 1900).

@@ -40,7 +40,7 @@ struct Inner {
     ssrc: u32,
     track: Arc<dyn TrackRemote>,
     frames: tokio::sync::Mutex<mpsc::Receiver<EncodedFrame>>,
-    subscribers: Mutex<Vec<Subscriber>>,
+    subscribers: Mutex<Readers>,
     latency_ms: AtomicU64,
     sender_clock: Mutex<Option<SenderClock>>,
     stats: Mutex<AssemblerStats>,
@@ -50,6 +50,16 @@ struct Inner {
 struct Subscriber {
     tx: mpsc::Sender<EncodedFrame>,
     dropped: bool,
+}
+
+/// Most video frames kept for late readers (about 10 s at 30 fps).
+const MAX_CACHED_FRAMES: usize = 300;
+
+/// The readers of a track, and for video the frames since the last keyframe,
+/// which a new reader gets first so that it can start decoding at once.
+struct Readers {
+    list: Vec<Subscriber>,
+    since_keyframe: Vec<EncodedFrame>,
 }
 
 /// An independent reader of a [`RemoteTrack`]'s frames (see [`RemoteTrack::subscribe`]).
@@ -101,7 +111,10 @@ impl RemoteTrack {
                 ssrc,
                 track,
                 frames: tokio::sync::Mutex::new(rx),
-                subscribers: Mutex::new(vec![Subscriber { tx, dropped: false }]),
+                subscribers: Mutex::new(Readers {
+                    list: vec![Subscriber { tx, dropped: false }],
+                    since_keyframe: Vec::new(),
+                }),
                 latency_ms: AtomicU64::new(DEFAULT_LATENCY.as_millis() as u64),
                 sender_clock: Mutex::new(None),
                 stats: Mutex::new(AssemblerStats::default()),
@@ -111,7 +124,7 @@ impl RemoteTrack {
         let reader = remote.clone();
         tokio::spawn(async move {
             reader.pump().await;
-            lock(&reader.inner.subscribers).clear();
+            lock(&reader.inner.subscribers).list.clear();
             on_end(reader);
         });
         Ok(remote)
@@ -150,10 +163,25 @@ impl RemoteTrack {
     /// Hands the assembler's finished frames to every reader.
     fn deliver(&self, assembler: &mut FrameAssembler) {
         let clock = *lock(&self.inner.sender_clock);
-        let mut subscribers = lock(&self.inner.subscribers);
+        let video = self.inner.codec.kind() == MediaKind::Video;
+        let mut readers = lock(&self.inner.subscribers);
         while let Some(mut frame) = assembler.poll_frame() {
             frame.sender_clock = clock;
-            subscribers.retain_mut(|sub| {
+            if video {
+                let cache = &mut readers.since_keyframe;
+                if frame.keyframe {
+                    cache.clear();
+                    cache.push(frame.clone());
+                } else if !cache.is_empty()
+                    && !frame.discontinuity
+                    && cache.len() < MAX_CACHED_FRAMES
+                {
+                    cache.push(frame.clone());
+                } else {
+                    cache.clear(); // no decodable start until the next keyframe
+                }
+            }
+            readers.list.retain_mut(|sub| {
                 let mut copy = frame.clone();
                 copy.discontinuity |= sub.dropped;
                 match sub.tx.try_send(copy) {
@@ -230,10 +258,16 @@ impl RemoteTrack {
         self.inner.frames.lock().await.recv().await
     }
 
-    /// A new independent reader of the frames from now on.
+    /// A new independent reader of the frames. For video it starts with the
+    /// frames since the latest keyframe (when they are all still at hand),
+    /// so it can decode at once; then every frame from now on.
     pub fn subscribe(&self) -> FrameSubscription {
-        let (tx, rx) = mpsc::channel(FRAME_QUEUE);
-        lock(&self.inner.subscribers).push(Subscriber { tx, dropped: false });
+        let (tx, rx) = mpsc::channel(FRAME_QUEUE + MAX_CACHED_FRAMES);
+        let mut readers = lock(&self.inner.subscribers);
+        for frame in &readers.since_keyframe {
+            let _ = tx.try_send(frame.clone());
+        }
+        readers.list.push(Subscriber { tx, dropped: false });
         FrameSubscription { rx }
     }
 

@@ -32,10 +32,42 @@ pub(crate) struct TimedFrame {
 struct TrackClock {
     clock_rate: u32,
     clock: Option<SenderClock>,
+    /// The RTP clock's rate measured between sender reports (ticks per
+    /// wallclock second); the nominal rate until two reports are apart.
+    measured_rate: f64,
+    /// The report the rate is measured from.
+    rate_base: Option<SenderClock>,
     held: VecDeque<EncodedFrame>,
     held_since: Option<Instant>,
     newest: Option<i64>,
     last_pts: Option<Duration>,
+}
+
+/// Reports at least this far apart measure the RTP clock's rate.
+const RATE_WINDOW_NANOS: i64 = 2_000_000_000;
+/// A measured rate further than this from the nominal one is not believed.
+const MAX_DRIFT: f64 = 0.01;
+
+impl TrackClock {
+    /// A new sender report: the mapping to use from now on, and (between
+    /// reports far enough apart) the RTP clock's true rate.
+    fn on_report(&mut self, clock: SenderClock) {
+        self.clock = Some(clock);
+        let Some(base) = self.rate_base else {
+            self.rate_base = Some(clock);
+            return;
+        };
+        let elapsed = clock.ntp_nanos() - base.ntp_nanos();
+        if elapsed < RATE_WINDOW_NANOS {
+            return;
+        }
+        let ticks = f64::from(clock.rtp_timestamp.wrapping_sub(base.rtp_timestamp) as i32);
+        let rate = ticks * 1e9 / elapsed as f64;
+        let nominal = f64::from(self.clock_rate);
+        if (rate / nominal - 1.0).abs() <= MAX_DRIFT {
+            self.measured_rate = rate;
+        }
+    }
 }
 
 struct Queued {
@@ -81,6 +113,8 @@ impl Timeline {
         self.tracks.push(TrackClock {
             clock_rate,
             clock: None,
+            measured_rate: f64::from(clock_rate),
+            rate_base: None,
             held: VecDeque::new(),
             held_since: None,
             newest: None,
@@ -99,8 +133,10 @@ impl Timeline {
         let Some(state) = self.tracks.get_mut(track) else {
             return;
         };
-        if let Some(clock) = frame.sender_clock {
-            state.clock = Some(clock);
+        if let Some(clock) = frame.sender_clock
+            && state.clock != Some(clock)
+        {
+            state.on_report(clock);
         }
         if state.clock.is_none() {
             state.held_since.get_or_insert(now);
@@ -122,7 +158,7 @@ impl Timeline {
     fn enqueue(&mut self, track: usize, frame: EncodedFrame, now: Instant) {
         let state = &mut self.tracks[track];
         let Some(clock) = state.clock else { return };
-        let at = clock.wallclock_nanos(frame.rtp_timestamp, state.clock_rate);
+        let at = clock.wallclock_nanos_at(frame.rtp_timestamp, state.measured_rate);
         // A later sender report may place a frame before the previous one:
         // frames of a track keep their order, at least 1 ms apart.
         let at = state.newest.map_or(at, |newest| at.max(newest + 1_000_000));
@@ -338,5 +374,34 @@ mod tests {
             .map(|f| f.pts.as_millis())
             .collect();
         assert_eq!(pts, vec![0, 2000, 2001]);
+    }
+
+    #[test]
+    fn a_drifting_rtp_clock_follows_the_sender_reports() {
+        // The sender's audio clock runs 0.1 % fast against its wallclock: 30
+        // minutes of 20 ms frames carry 30 min × 1.001 of RTP time. With only
+        // the first report the file would run 1.8 s long; following each
+        // report (every 5 s) and the rate measured between them, it stays on
+        // the wallclock to the millisecond, also between reports.
+        let now = Instant::now();
+        let mut timeline = Timeline::new(Duration::from_secs(2), Duration::ZERO, now);
+        let audio = timeline.add_track(48_000);
+        let frames = 30 * 60 * 50u32;
+        let rtp_at = |i: u32| (f64::from(i) * 960.0 * 1.001) as u32;
+        let mut last = Duration::ZERO;
+        for i in 0..frames {
+            let report_index = i - i % 250; // a report every 5 s
+            let clock = SenderClock::from_wallclock_nanos(
+                NTP_BASE + i64::from(report_index) * 20_000_000,
+                rtp_at(report_index),
+            );
+            timeline.push(audio, frame(Codec::Opus, rtp_at(i), Some(clock), now), now);
+            while let Some(out) = timeline.poll(now) {
+                last = out.pts;
+            }
+        }
+        let expected = Duration::from_millis(20) * (frames - 1);
+        let error = last.as_secs_f64() - expected.as_secs_f64();
+        assert!(error.abs() < 0.001, "off by {error:.4}s after 30 min");
     }
 }
