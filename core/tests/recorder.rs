@@ -666,3 +666,92 @@ async fn a_track_added_later_starts_a_new_part() {
     server.shutdown().await;
     std::fs::remove_dir_all(out).unwrap();
 }
+
+/// A file-size limit (`ulimit -f`) stops the one recording that reaches it
+/// (video: the bigger file) with a typed error; the other participant
+/// (audio only) goes on being recorded, and both files play.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_file_hitting_its_limit_does_not_stop_the_others() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let room = "rec-limit";
+    let (alice, _a) = join(&server, room, "alice").await;
+    let mut players = send_test_pattern(&alice).await;
+    let (bob, _b) = join(&server, room, "bob").await;
+    let mic = LocalTrack::new(Codec::Opus, "bob-mic", "bob").unwrap();
+    bob.add_track(&mic).await.unwrap();
+    let audio = Clip::open(repo().join("examples/media/testsrc-opus.ogg")).unwrap();
+    players.push(tokio::spawn(async move {
+        audio.play(&mic, None).await.unwrap()
+    }));
+    let out = out_dir("limit");
+    // bash's `ulimit -f` counts 1024-byte blocks: 96 KiB per file.
+    let mut child = tokio::process::Command::new("bash")
+        .args(["-c", "ulimit -f 96 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_rtcgate"))
+        .args(["record", "--server", &server.url(), "--room", room])
+        .args(["--test-pattern", "never", "--out"])
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start rtcgate record");
+    let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
+    let failure = within(60, "alice's file to reach the limit", async {
+        while let Some(line) = errors.next_line().await.unwrap() {
+            if line.contains("failed") {
+                return line;
+            }
+        }
+        panic!("rtcgate record ended without a write error");
+    })
+    .await;
+    assert!(
+        failure.contains("alice"),
+        "the video participant's file is the one that fills up: {failure}"
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = errors.next_line().await {} });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Ctrl-C: a clean stop that finishes bob's file.
+    assert_eq!(
+        unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) },
+        0
+    );
+    let status = within(30, "rtcgate record to stop", child.wait())
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "the process survived the full file: {status}"
+    );
+    let file_of = |name: &str| {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(name))
+            .unwrap_or_else(|| panic!("no file for {name}"))
+    };
+    let (alice_file, bob_file) = (file_of("alice"), file_of("bob"));
+    assert!(std::fs::metadata(&alice_file).unwrap().len() <= 96 * 1024);
+    assert_plays(&alice_file, &["opus", "vp8"]);
+    assert_plays(&bob_file, &["opus"]);
+    assert!(
+        support::probe::format_duration(&bob_file).is_some(),
+        "bob's file was finished cleanly"
+    );
+    let (alice_end, bob_end) = (last_pts(&alice_file), last_pts(&bob_file));
+    assert!(
+        bob_end > alice_end + 2.0,
+        "bob recorded on: {bob_end:.1}s vs alice {alice_end:.1}s"
+    );
+    for player in players {
+        player.abort();
+    }
+    alice.leave().await.unwrap();
+    bob.leave().await.unwrap();
+    server.shutdown().await;
+    std::fs::remove_dir_all(out).unwrap();
+}
