@@ -31,7 +31,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use rtcgate_core::signalling::server::RateLimitConfig;
 use rtcgate_core::signalling::{ServerConfig, SignallingServer};
 
 use probe::FileReport;
@@ -200,19 +199,14 @@ async fn run(config: Config) -> BenchResult<()> {
     // `escalate_until` senders trickling their candidates at once (webrtcbin
     // sends ~10 per peer connection: the defaults of 50/s and 32 members are
     // for people, not for this).
-    let server_config = ServerConfig {
-        max_members_per_room: config
-            .escalate_until
-            .max(*config.counts.iter().max().unwrap_or(&0))
-            + 8,
-        outgoing_queue: 8192,
-        rate_limit: RateLimitConfig {
-            messages_per_second: 10_000.0,
-            burst: 10_000,
-            ..RateLimitConfig::default()
-        },
-        ..ServerConfig::default()
-    };
+    let mut server_config = ServerConfig::default();
+    server_config.max_members_per_room = config
+        .escalate_until
+        .max(config.counts.iter().copied().max().unwrap_or(0))
+        + 8;
+    server_config.outgoing_queue = 8192;
+    server_config.rate_limit.messages_per_second = 10_000.0;
+    server_config.rate_limit.burst = 10_000;
     let server =
         SignallingServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), server_config).await?;
     let base = std::env::temp_dir().join(format!("rtcgate-recbench-{}", std::process::id()));
