@@ -564,3 +564,42 @@ async fn every_codec_is_negotiated_and_arrives_byte_exact() {
     bob.leave().await.unwrap();
     server.shutdown().await;
 }
+
+/// Channels opened at any moment of a connection's start (before it is up,
+/// as it comes up, right after) open on both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_channels_opened_while_connecting_open() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    for round in 0..12u64 {
+        let room = format!("dc-timing-{round}");
+        let (alice, mut alice_events) = join(&server, &room, "alice").await;
+        let (bob, mut bob_events) = join(&server, &room, "bob").await;
+        let bob_id = next_matching(&mut alice_events, "bob joined", |e| match e {
+            CallEvent::MemberJoined(m) => Some(m.id.clone()),
+            _ => None,
+        })
+        .await;
+        // From right away to well after the connection is up.
+        tokio::time::sleep(Duration::from_millis(round * 40)).await;
+        let channel = alice
+            .create_data_channel(&bob_id, "late", DataChannelOptions::reliable())
+            .await
+            .unwrap();
+        let at_bob = next_matching(
+            &mut bob_events,
+            &format!("the channel at bob (round {round})"),
+            |e| match e {
+                CallEvent::DataChannelOpened(dc) if dc.label() == "late" => Some(dc.clone()),
+                _ => None,
+            },
+        )
+        .await;
+        at_bob.send_text("hi").await.unwrap();
+        expect_text(&channel, "hi").await;
+        alice.leave().await.unwrap();
+        bob.leave().await.unwrap();
+    }
+    server.shutdown().await;
+}

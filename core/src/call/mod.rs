@@ -218,8 +218,10 @@ impl Call {
         Ok(())
     }
 
-    /// Opens a data channel with `member`. [`CallEvent::DataChannelOpened`]
-    /// reports it once it is open on both ends.
+    /// Opens a data channel with `member`. Returns once the connection's
+    /// data transport (SCTP) is up — at most 30 s after the member joined,
+    /// else [`Error::Timeout`]; [`CallEvent::DataChannelOpened`] reports the
+    /// channel once it is open on both ends.
     pub async fn create_data_channel(
         &self,
         member: &MemberId,

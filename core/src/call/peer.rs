@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use webrtc::data_channel::{DataChannel as RtcDataChannel, RTCDataChannelInit};
+use webrtc::data_channel::{
+    DataChannel as RtcDataChannel, RTCDataChannelInit, RTCDataChannelState,
+};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -60,6 +62,11 @@ enum Command {
     OfferIfNoneReceived,
     RestartIce,
 }
+
+/// How long `create_data_channel` waits for the SCTP association.
+const SCTP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often it looks.
+const SCTP_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Stream id of the negotiated channel that anchors the SCTP section.
 const SCTP_ANCHOR_ID: u16 = 1023;
@@ -262,6 +269,7 @@ impl PeerLink {
         label: &str,
         options: &DataChannelOptions,
     ) -> Result<DataChannel> {
+        self.wait_for_sctp().await?;
         let channel = self
             .pc
             .create_data_channel(label, Some(options.to_init()))
@@ -269,6 +277,31 @@ impl PeerLink {
         // No renegotiation: the SCTP association exists from the first offer.
         let dc = start_channel(&self.shared, channel).await;
         Ok(dc)
+    }
+
+    /// Waits until the SCTP association is up (the anchor channel is open).
+    /// webrtc-rs 0.21 never opens a channel created while the association
+    /// is being established (test `data_channels_opened_while_connecting_open`).
+    async fn wait_for_sctp(&self) -> Result<()> {
+        let wait = async {
+            loop {
+                match self._sctp_anchor.ready_state().await? {
+                    RTCDataChannelState::Open => return Ok(()),
+                    RTCDataChannelState::Closing | RTCDataChannelState::Closed => {
+                        return Err(Error::Closed(
+                            "the connection with the member closed".into(),
+                        ));
+                    }
+                    _ => tokio::time::sleep(SCTP_POLL).await,
+                }
+            }
+        };
+        tokio::time::timeout(SCTP_WAIT, wait).await.map_err(|_| {
+            Error::Timeout(format!(
+                "no data transport with {} after {SCTP_WAIT:?}",
+                self.shared.member.id
+            ))
+        })?
     }
 
     /// Closes the connection and stops the negotiation task.
