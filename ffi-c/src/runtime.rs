@@ -88,7 +88,7 @@ pub fn block_on<F: Future>(future: F) -> FfiResult<F::Output> {
 
 /// Like [`block_on`], with a time limit.
 pub fn block_on_timeout<F: Future>(limit: Duration, future: F) -> FfiResult<F::Output> {
-    block_on(tokio::time::timeout(limit, future))?.map_err(|_| {
+    block_on(async move { tokio::time::timeout(limit, future).await })?.map_err(|_| {
         Failure::new(
             rtcgate_error::RTCGATE_ERR_TIMEOUT,
             format!("timed out after {} s", limit.as_secs_f32()),

@@ -1,0 +1,116 @@
+//! Builds the C test programs in `ffi-c/tests/c/` with the system C compiler
+//! against `include/rtcgate.h` and the freshly built `librtcgate.so`, and
+//! runs them. They need real interfaces: run inside `.ci/with-netns`
+//! (docs/testing.md).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `target/<profile>`, where cargo put `librtcgate.so` next to `deps/`.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("librtcgate.so").exists(),
+        "librtcgate.so not found in {} (build the workspace first)",
+        dir.display()
+    );
+    dir
+}
+
+fn require_netns() {
+    assert!(
+        std::env::var_os("RTCGATE_NETNS").is_some(),
+        "this test needs real interfaces: run it inside .ci/with-netns (see docs/testing.md)"
+    );
+}
+
+fn build(source: &str, out: &Path) {
+    let lib = lib_dir();
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg(root().join("ffi-c/tests/c").join(source))
+        .arg("-o")
+        .arg(out)
+        .arg(format!("-L{}", lib.display()))
+        .arg("-lrtcgate")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lpthread")
+        .status()
+        .expect("run the C compiler");
+    assert!(status.success(), "compiling {source} failed");
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rtcgate-ffi-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(program: &Path, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .expect("run the C program");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        output.status.success(),
+        "{} failed: {}",
+        program.display(),
+        output.status
+    );
+    stdout
+}
+
+#[test]
+fn header_compiles_as_c99_and_cpp17() {
+    let dir = scratch("header");
+    let include = root().join("include");
+    let c = dir.join("h.c");
+    std::fs::write(
+        &c,
+        "#include \"rtcgate.h\"\nint main(void) { return rtcgate_version()[0] == 0; }\n",
+    )
+    .unwrap();
+    let cpp = dir.join("h.cpp");
+    std::fs::copy(&c, &cpp).unwrap();
+    for (compiler, std, file) in [("cc", "-std=c99", &c), ("c++", "-std=c++17", &cpp)] {
+        let status = Command::new(compiler)
+            .args([std, "-Wall", "-Wextra", "-Werror", "-pedantic", "-c"])
+            .arg(format!("-I{}", include.display()))
+            .arg(file)
+            .arg("-o")
+            .arg(dir.join("h.o"))
+            .status()
+            .expect("run the compiler");
+        assert!(
+            status.success(),
+            "{compiler} {std} rejects include/rtcgate.h"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_function_and_its_misuse_from_c() {
+    require_netns();
+    let dir = scratch("api");
+    let program = dir.join("api_test");
+    build("api_test.c", &program);
+    let media = root().join("examples/media");
+    let out = run(&program, &[media.to_str().unwrap(), dir.to_str().unwrap()]);
+    assert!(out.contains(" 0 failed"), "some checks failed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
