@@ -6,6 +6,11 @@
 //! as negative codes with a per-thread message (`error`), and runs async
 //! work on the one runtime started by `rtcgate_init` (`runtime`).
 
+// The entry points are for C callers: their pointer contracts are written in
+// the header (include/rtcgate.h), where `unsafe` means nothing. They check
+// every pointer they can (NULL) before dereferencing it.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
 mod callback;
 mod guard;
 mod handles;

@@ -97,22 +97,36 @@ fn directive_for(level: c_int) -> Option<&'static str> {
     }
 }
 
-struct MessageVisitor(String);
+/// Collects the message and fields. Records bridged from the `log` crate
+/// (webrtc-rs' `rtc` crates) carry their real target in `log.target`.
+#[derive(Default)]
+struct MessageVisitor {
+    message: String,
+    log_target: Option<String>,
+}
 
 impl Visit for MessageVisitor {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.0, "{value:?}");
-        } else {
-            let _ = write!(self.0, " {}={value:?}", field.name());
+        match field.name() {
+            "message" => {
+                let _ = write!(self.message, "{value:?}");
+            }
+            "log.target" => self.log_target = Some(format!("{value:?}")),
+            "log.module_path" | "log.file" | "log.line" => {}
+            name => {
+                let _ = write!(self.message, " {name}={value:?}");
+            }
         }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.0.push_str(value);
-        } else {
-            let _ = write!(self.0, " {}={value}", field.name());
+        match field.name() {
+            "message" => self.message.push_str(value),
+            "log.target" => self.log_target = Some(value.to_owned()),
+            "log.module_path" | "log.file" => {}
+            name => {
+                let _ = write!(self.message, " {name}={value}");
+            }
         }
     }
 }
@@ -125,13 +139,15 @@ impl<S: Subscriber> Layer<S> for ForwardLayer {
         let Some(forwarder) = guard.as_ref() else {
             return;
         };
-        let mut visitor = MessageVisitor(String::new());
+        let mut visitor = MessageVisitor::default();
         event.record(&mut visitor);
         let metadata = event.metadata();
         let record = Record {
             level: level_of(metadata.level()),
-            target: metadata.target().to_owned(),
-            message: visitor.0,
+            target: visitor
+                .log_target
+                .unwrap_or_else(|| metadata.target().to_owned()),
+            message: visitor.message,
         };
         if let Err(TrySendError::Full(_)) = forwarder.tx.try_send(record) {
             DROPPED.fetch_add(1, Ordering::Relaxed);

@@ -114,3 +114,102 @@ fn every_function_and_its_misuse_from_c() {
     assert!(out.contains(" 0 failed"), "some checks failed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The C examples, built like a user would: `ffi-c/install.sh` into a
+/// prefix, then plain `cc` with `pkg-config --cflags --libs rtcgate`.
+/// `send` plays the VP8 + Opus clips into a room that `record` records; the
+/// file must decode with FFmpeg.
+#[test]
+fn examples_install_build_with_pkg_config_and_record_a_room() {
+    require_netns();
+    let dir = scratch("examples");
+    let prefix = dir.join("prefix");
+    let lib = lib_dir();
+    let target = lib.parent().unwrap();
+    let status = Command::new(root().join("ffi-c/install.sh"))
+        .arg(&prefix)
+        .args(["--debug", "--no-build"])
+        .env("CARGO_TARGET_DIR", target)
+        .status()
+        .unwrap();
+    assert!(status.success(), "install.sh failed");
+    let pkg = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "rtcgate"])
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .output()
+        .expect("pkg-config");
+    assert!(pkg.status.success(), "pkg-config does not find rtcgate");
+    let flags = String::from_utf8(pkg.stdout).unwrap();
+    for name in ["record", "send"] {
+        let status = Command::new("cc")
+            .args(["-std=c99", "-Wall", "-Wextra", "-Werror"])
+            .arg(root().join(format!("examples/c/{name}.c")))
+            .args(flags.split_whitespace())
+            .arg(format!("-Wl,-rpath,{}", prefix.join("lib").display()))
+            .arg("-o")
+            .arg(dir.join(name))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building examples/c/{name}.c failed");
+    }
+
+    let folder = dir.join("recordings");
+    let port = 20_000 + (std::process::id() % 20_000);
+    let recorder = Command::new(dir.join("record"))
+        .args(["embedded", "c-demo"])
+        .arg(&folder)
+        .arg("9")
+        .env("RTCGATE_PORT", port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let media = root().join("examples/media");
+    let sent = run(
+        &dir.join("send"),
+        &[
+            &format!("ws://127.0.0.1:{port}/ws"),
+            "c-demo",
+            "sender",
+            "5",
+            media.join("testsrc-vp8.ivf").to_str().unwrap(),
+            media.join("testsrc-opus.ogg").to_str().unwrap(),
+        ],
+    );
+    assert!(sent.contains("connected to"), "send never connected");
+    let output = recorder.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stdout);
+    println!("{log}");
+    assert!(output.status.success(), "record failed");
+    assert!(log.contains("stopped: 1 file(s)"), "one file expected");
+    let file = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "webm"))
+        .expect("a .webm file");
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&file)
+        .output()
+        .expect("ffprobe");
+    let codecs = String::from_utf8_lossy(&probe.stdout);
+    assert!(
+        codecs.contains("vp8") && codecs.contains("opus"),
+        "codecs: {codecs}"
+    );
+    let decode = Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-i"])
+        .arg(&file)
+        .args(["-f", "null", "-"])
+        .status()
+        .expect("ffmpeg");
+    assert!(decode.success(), "the recording does not decode");
+    let _ = std::fs::remove_dir_all(&dir);
+}
