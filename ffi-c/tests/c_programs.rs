@@ -140,6 +140,7 @@ fn examples_install_build_with_pkg_config_and_record_a_room() {
         .expect("pkg-config");
     assert!(pkg.status.success(), "pkg-config does not find rtcgate");
     let flags = String::from_utf8(pkg.stdout).unwrap();
+    find_package_works(&dir, &prefix);
     for name in ["record", "send"] {
         let status = Command::new("cc")
             .args(["-std=c99", "-Wall", "-Wextra", "-Werror"])
@@ -212,4 +213,44 @@ fn examples_install_build_with_pkg_config_and_record_a_room() {
         .expect("ffmpeg");
     assert!(decode.success(), "the recording does not decode");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A CMake project finds the installed library with `find_package(rtcgate)`.
+fn find_package_works(dir: &Path, prefix: &Path) {
+    let project = dir.join("cmake-project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("CMakeLists.txt"),
+        "cmake_minimum_required(VERSION 3.16)\nproject(check C)\n\
+         find_package(rtcgate 0.1 REQUIRED)\nadd_executable(check main.c)\n\
+         target_link_libraries(check PRIVATE rtcgate::rtcgate)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("main.c"),
+        "#include <rtcgate.h>\nint main(void) { return rtcgate_init(NULL) || rtcgate_shutdown(); }\n",
+    )
+    .unwrap();
+    let build = project.join("build");
+    let configure = Command::new("cmake")
+        .arg("-S")
+        .arg(&project)
+        .arg("-B")
+        .arg(&build)
+        .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
+        .arg(format!(
+            "-DCMAKE_BUILD_RPATH={}",
+            prefix.join("lib").display()
+        ))
+        .status()
+        .expect("cmake");
+    assert!(configure.success(), "cmake does not find rtcgate");
+    let status = Command::new("cmake")
+        .arg("--build")
+        .arg(&build)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cmake build failed");
+    let status = Command::new(build.join("check")).status().unwrap();
+    assert!(status.success(), "the CMake-built program failed");
 }
