@@ -5,7 +5,7 @@
  *
  * URL is a signalling server (ws://HOST:PORT/ws, e.g. `rtcgate demo` or
  * `rtcgate-server`); "embedded" starts one in this process on 0.0.0.0:PORT
- * (RTCGATE_PORT, default 8080) and prints its URL.
+ * (RTCGATE_PORT, default 8080; 0 picks a free port) and prints its URL first.
  * Build: cc record.c $(pkg-config --cflags --libs rtcgate) -o record */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>

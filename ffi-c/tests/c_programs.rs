@@ -155,21 +155,28 @@ fn examples_install_build_with_pkg_config_and_record_a_room() {
     }
 
     let folder = dir.join("recordings");
-    let port = 20_000 + (std::process::id() % 20_000);
-    let recorder = Command::new(dir.join("record"))
+    // Port 0: the embedded server picks a free port and prints its URL first.
+    let mut recorder = Command::new(dir.join("record"))
         .args(["embedded", "c-demo"])
         .arg(&folder)
         .arg("9")
-        .env("RTCGATE_PORT", port.to_string())
+        .env("RTCGATE_PORT", "0")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(1));
+    let mut stdout = std::io::BufReader::new(recorder.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("server: ")
+        .unwrap_or_else(|| panic!("record printed {first:?}, not its server URL"))
+        .to_owned();
     let media = root().join("examples/media");
     let sent = run(
         &dir.join("send"),
         &[
-            &format!("ws://127.0.0.1:{port}/ws"),
+            &url,
             "c-demo",
             "sender",
             "5",
@@ -178,10 +185,10 @@ fn examples_install_build_with_pkg_config_and_record_a_room() {
         ],
     );
     assert!(sent.contains("connected to"), "send never connected");
-    let output = recorder.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&output.stdout);
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut log).unwrap();
     println!("{log}");
-    assert!(output.status.success(), "record failed");
+    assert!(recorder.wait().unwrap().success(), "record failed");
     assert!(log.contains("stopped: 1 file(s)"), "one file expected");
     let file = std::fs::read_dir(&folder)
         .unwrap()
