@@ -1,0 +1,294 @@
+//! Data channels: text and binary messages with one member.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use rtcgate_core::{DataChannel, DataChannelOptions, DataMessage};
+use tokio::task::JoinHandle;
+
+use crate::callback::{Gate, UserData};
+use crate::error::{Failure, FfiResult, rtcgate_error};
+use crate::handles::{self, Kind, Object};
+use crate::{guard, runtime, strings};
+
+/// Handle of a data channel (owned by its call).
+#[allow(non_camel_case_types)]
+pub type rtcgate_data_channel = i32;
+
+/// How a channel delivers messages. Zero-initialised: reliable and ordered.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct rtcgate_data_channel_options {
+    /// Deliver messages as they arrive rather than in order.
+    pub unordered: bool,
+    /// Give up on a message after this many retransmissions; < 0 or with
+    /// `unreliable` false: retransmit for ever.
+    pub max_retransmits: c_int,
+    /// Limit retransmissions (`max_retransmits`) — makes the channel unreliable.
+    pub unreliable: bool,
+    /// Sub-protocol name (UTF-8) or NULL.
+    pub protocol: *const c_char,
+}
+
+/// Receives one message: `size` bytes at `data` (owned by the library,
+/// valid only during the call). For a text message `is_text` is true and
+/// `data` is UTF-8 followed by a NUL (not counted in `size`). Called on a
+/// library thread, in order.
+#[allow(non_camel_case_types)]
+pub type rtcgate_message_cb = Option<
+    unsafe extern "C" fn(
+        channel: rtcgate_data_channel,
+        data: *const u8,
+        size: usize,
+        is_text: bool,
+        user_data: *mut c_void,
+    ),
+>;
+
+type MessageFn = unsafe extern "C" fn(rtcgate_data_channel, *const u8, usize, bool, *mut c_void);
+
+pub struct DataChannelObj {
+    channel: DataChannel,
+    gate: Arc<Gate<MessageFn>>,
+    pump: Mutex<Option<JoinHandle<()>>>,
+    seen_open: AtomicBool,
+}
+
+impl Object for DataChannelObj {
+    const KIND: Kind = Kind::DataChannel;
+}
+
+impl DataChannelObj {
+    pub fn new(channel: DataChannel) -> Self {
+        DataChannelObj {
+            channel,
+            gate: Arc::new(Gate::new(None)),
+            pump: Mutex::new(None),
+            seen_open: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the call already reported this channel open.
+    pub fn seen_open(&self) -> bool {
+        self.seen_open.load(Ordering::SeqCst)
+    }
+
+    pub fn mark_open(&self) {
+        self.seen_open.store(true, Ordering::SeqCst);
+    }
+
+    pub fn destroy(&self) {
+        self.gate.close();
+        if let Some(pump) = self
+            .pump
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            pump.abort();
+        }
+        let channel = self.channel.clone();
+        // Closing needs the runtime; do it in the background.
+        let _ = runtime::spawn(async move {
+            let _ = channel.close().await;
+        });
+    }
+}
+
+/// Reads C options.
+///
+/// # Safety
+/// `options` is valid; its `protocol` is NULL or NUL-terminated.
+pub unsafe fn read_options(
+    options: &rtcgate_data_channel_options,
+) -> FfiResult<DataChannelOptions> {
+    // SAFETY: per the function's contract.
+    let protocol = unsafe { strings::optional(options.protocol, "protocol") }?;
+    let max_retransmits = if options.unreliable {
+        Some(u16::try_from(options.max_retransmits.max(0)).map_err(|_| {
+            Failure::new(
+                rtcgate_error::RTCGATE_ERR_INVALID,
+                "max_retransmits above 65535",
+            )
+        })?)
+    } else {
+        None
+    };
+    Ok(DataChannelOptions {
+        ordered: !options.unordered,
+        max_retransmits,
+        max_packet_life_time: None,
+        protocol: protocol.unwrap_or_default().to_owned(),
+    })
+}
+
+async fn message_pump(object: Weak<DataChannelObj>, handle: rtcgate_data_channel) {
+    let Some((channel, gate)) = object
+        .upgrade()
+        .map(|o| (o.channel.clone(), Arc::clone(&o.gate)))
+    else {
+        return;
+    };
+    drop(object);
+    while let Some(message) = channel.recv().await {
+        let gate = Arc::clone(&gate);
+        runtime::deliver(move || {
+            gate.invoke(|f, user_data| match &message {
+                DataMessage::Text(text) => {
+                    let c = strings::c_string(text);
+                    // SAFETY: the application's callback; data valid during the call.
+                    unsafe { f(handle, c.as_ptr().cast(), text.len(), true, user_data) }
+                }
+                DataMessage::Binary(bytes) => {
+                    // SAFETY: as above.
+                    unsafe { f(handle, bytes.as_ptr(), bytes.len(), false, user_data) }
+                }
+            });
+        })
+        .await;
+    }
+}
+
+/// Sets the message callback (NULL stops reading). Set one on every channel
+/// you keep open: up to 1024 unread messages wait, then the channel stops
+/// reading from the network, which holds up the whole connection with that
+/// member. Messages that arrived before the callback was set are delivered first.
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_set_message_callback(
+    channel: rtcgate_data_channel,
+    callback: rtcgate_message_cb,
+    user_data: *mut c_void,
+) -> c_int {
+    guard::int(|| {
+        let object = handles::get::<DataChannelObj>(channel)?;
+        object.gate.set(callback.map(|f| (f, UserData(user_data))));
+        let mut pump = object.pump.lock().unwrap_or_else(PoisonError::into_inner);
+        match (callback.is_some(), pump.is_some()) {
+            (true, false) => {
+                *pump = Some(runtime::spawn(message_pump(
+                    Arc::downgrade(&object),
+                    channel,
+                ))?);
+            }
+            (false, true) => {
+                if let Some(task) = pump.take() {
+                    task.abort();
+                }
+            }
+            _ => {}
+        }
+        Ok(0)
+    })
+}
+
+/// Sends a binary message (`size` bytes at `data`, copied; `size` may be 0
+/// only with a non-NULL `data`).
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_send(
+    channel: rtcgate_data_channel,
+    data: *const u8,
+    size: usize,
+) -> c_int {
+    guard::int(|| {
+        if data.is_null() {
+            return Err(Failure::new(
+                rtcgate_error::RTCGATE_ERR_NULL,
+                "data is NULL",
+            ));
+        }
+        let object = handles::get::<DataChannelObj>(channel)?;
+        // SAFETY: `data` has `size` readable bytes per the API contract.
+        let bytes = unsafe { std::slice::from_raw_parts(data, size) };
+        runtime::block_on(object.channel.send(bytes))??;
+        Ok(0)
+    })
+}
+
+/// Sends a text message (NUL-terminated UTF-8, copied).
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_send_text(
+    channel: rtcgate_data_channel,
+    text: *const c_char,
+) -> c_int {
+    guard::int(|| {
+        // SAFETY: NUL-terminated or NULL per the API contract.
+        let text = unsafe { strings::required(text, "text") }?;
+        let object = handles::get::<DataChannelObj>(channel)?;
+        runtime::block_on(object.channel.send_text(text))??;
+        Ok(0)
+    })
+}
+
+/// Bytes sent but not yet taken by the network (≥ 0, the back-pressure
+/// signal: wait while it is high), or a negative error code.
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_buffered_amount(channel: rtcgate_data_channel) -> i64 {
+    guard::int64(|| {
+        let object = handles::get::<DataChannelObj>(channel)?;
+        let amount = runtime::block_on(object.channel.buffered_amount())??;
+        Ok(i64::try_from(amount).unwrap_or(i64::MAX))
+    })
+}
+
+/// 1 while the channel is open, 0 before it opens and after it closed, or a
+/// negative error code.
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_is_open(channel: rtcgate_data_channel) -> c_int {
+    guard::int(|| {
+        Ok(c_int::from(
+            handles::get::<DataChannelObj>(channel)?.channel.is_open(),
+        ))
+    })
+}
+
+/// Copies the channel's label into `buffer` (convention of `rtcgate_server_url`).
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_label(
+    channel: rtcgate_data_channel,
+    buffer: *mut c_char,
+    size: c_int,
+) -> c_int {
+    guard::int(|| {
+        let object = handles::get::<DataChannelObj>(channel)?;
+        // SAFETY: the caller's buffer has `size` bytes, or is NULL.
+        unsafe { strings::to_buffer(object.channel.label(), buffer, size) }
+    })
+}
+
+/// Copies the other member's id into `buffer` (convention of `rtcgate_server_url`).
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_member(
+    channel: rtcgate_data_channel,
+    buffer: *mut c_char,
+    size: c_int,
+) -> c_int {
+    guard::int(|| {
+        let object = handles::get::<DataChannelObj>(channel)?;
+        // SAFETY: the caller's buffer has `size` bytes, or is NULL.
+        unsafe { strings::to_buffer(object.channel.member(), buffer, size) }
+    })
+}
+
+/// Closes the channel (both ends see `RTCGATE_CALL_EVENT_DATA_CHANNEL_CLOSED`).
+/// The handle stays valid until destroyed; sending then fails with
+/// `RTCGATE_ERR_CLOSED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_close(channel: rtcgate_data_channel) -> c_int {
+    guard::int(|| {
+        let object = handles::get::<DataChannelObj>(channel)?;
+        runtime::block_on(object.channel.close())??;
+        Ok(0)
+    })
+}
+
+/// Closes the channel and releases the handle before its call does. When
+/// this returns, no message callback of the channel runs on another thread.
+/// Safe inside its own callback.
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_destroy(channel: rtcgate_data_channel) -> c_int {
+    guard::int(|| {
+        handles::remove::<DataChannelObj>(channel)?.destroy();
+        Ok(0)
+    })
+}
