@@ -39,7 +39,11 @@ struct Inner {
     codec: Codec,
     ssrc: u32,
     track: Arc<dyn TrackRemote>,
-    frames: tokio::sync::Mutex<mpsc::Receiver<EncodedFrame>>,
+    /// The queue [`RemoteTrack::recv`] reads; dropped (to save its memory)
+    /// when another reader subscribes before `recv` was ever called, and
+    /// made again by the first `recv`.
+    frames: tokio::sync::Mutex<Option<mpsc::Receiver<EncodedFrame>>>,
+    recv_used: std::sync::atomic::AtomicBool,
     subscribers: Mutex<Readers>,
     latency_ms: AtomicU64,
     sender_clock: Mutex<Option<SenderClock>>,
@@ -50,6 +54,8 @@ struct Inner {
 struct Subscriber {
     tx: mpsc::Sender<EncodedFrame>,
     dropped: bool,
+    /// The queue `recv` reads.
+    default: bool,
 }
 
 /// Most video frames kept for late readers (about 10 s at 30 fps).
@@ -60,6 +66,7 @@ const MAX_CACHED_FRAMES: usize = 300;
 struct Readers {
     list: Vec<Subscriber>,
     since_keyframe: Vec<EncodedFrame>,
+    ended: bool,
 }
 
 /// An independent reader of a [`RemoteTrack`]'s frames (see [`RemoteTrack::subscribe`]).
@@ -110,10 +117,16 @@ impl RemoteTrack {
                 codec,
                 ssrc,
                 track,
-                frames: tokio::sync::Mutex::new(rx),
+                frames: tokio::sync::Mutex::new(Some(rx)),
+                recv_used: std::sync::atomic::AtomicBool::new(false),
                 subscribers: Mutex::new(Readers {
-                    list: vec![Subscriber { tx, dropped: false }],
+                    list: vec![Subscriber {
+                        tx,
+                        dropped: false,
+                        default: true,
+                    }],
                     since_keyframe: Vec::new(),
+                    ended: false,
                 }),
                 latency_ms: AtomicU64::new(DEFAULT_LATENCY.as_millis() as u64),
                 sender_clock: Mutex::new(None),
@@ -124,7 +137,10 @@ impl RemoteTrack {
         let reader = remote.clone();
         tokio::spawn(async move {
             reader.pump().await;
-            lock(&reader.inner.subscribers).list.clear();
+            let mut readers = lock(&reader.inner.subscribers);
+            readers.list.clear();
+            readers.ended = true;
+            drop(readers);
             on_end(reader);
         });
         Ok(remote)
@@ -255,20 +271,45 @@ impl RemoteTrack {
 
     /// The next frame; `None` once the track has ended and every frame was read.
     pub async fn recv(&self) -> Option<EncodedFrame> {
-        self.inner.frames.lock().await.recv().await
+        self.inner.recv_used.store(true, Ordering::Release);
+        let mut frames = self.inner.frames.lock().await;
+        if frames.is_none() {
+            *frames = Some(self.add_reader(true));
+        }
+        frames.as_mut()?.recv().await
     }
 
     /// A new independent reader of the frames. For video it starts with the
     /// frames since the latest keyframe (when they are all still at hand),
     /// so it can decode at once; then every frame from now on.
     pub fn subscribe(&self) -> FrameSubscription {
+        let rx = self.add_reader(false);
+        // Nobody reads through `recv` (yet): stop filling its queue. `recv`
+        // marks itself used before taking the lock, so it either keeps its
+        // queue or finds it gone and makes a new one.
+        if let Ok(mut frames) = self.inner.frames.try_lock()
+            && !self.inner.recv_used.load(Ordering::Acquire)
+        {
+            lock(&self.inner.subscribers).list.retain(|s| !s.default);
+            *frames = None;
+        }
+        FrameSubscription { rx }
+    }
+
+    fn add_reader(&self, default: bool) -> mpsc::Receiver<EncodedFrame> {
         let (tx, rx) = mpsc::channel(FRAME_QUEUE + MAX_CACHED_FRAMES);
         let mut readers = lock(&self.inner.subscribers);
         for frame in &readers.since_keyframe {
             let _ = tx.try_send(frame.clone());
         }
-        readers.list.push(Subscriber { tx, dropped: false });
-        FrameSubscription { rx }
+        if !readers.ended {
+            readers.list.push(Subscriber {
+                tx,
+                dropped: false,
+                default,
+            });
+        }
+        rx
     }
 
     /// How long a missing packet is waited for before the frames after it
