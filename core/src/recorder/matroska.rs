@@ -160,6 +160,8 @@ pub(crate) struct MatroskaMuxer {
     tracks_at: u64,
     cluster: Option<OpenCluster>,
     last_timecode: u64,
+    /// Last block time of each track (blocks of a track strictly increase).
+    last_pts: Vec<Option<u64>>,
     end_time: u64,
     cues: Vec<(u64, u64, u64)>,
     output: VecDeque<Vec<u8>>,
@@ -214,6 +216,7 @@ impl MatroskaMuxer {
         });
         let has_video = tracks.iter().any(|t| t.codec.kind() == MediaKind::Video);
         let emitted = head.len() as u64;
+        let last_pts = vec![None; tracks.len()];
         Self {
             tracks,
             has_video,
@@ -227,6 +230,7 @@ impl MatroskaMuxer {
             tracks_at,
             cluster: None,
             last_timecode: 0,
+            last_pts,
             end_time: 0,
             cues: Vec::new(),
             output: VecDeque::from([head]),
@@ -235,13 +239,18 @@ impl MatroskaMuxer {
 
     /// Adds a frame of track `index` at `pts_ms` (milliseconds from the start
     /// of the file). Timestamps earlier than the open cluster are moved up to
-    /// it (Matroska clusters only go forward).
+    /// it (Matroska clusters only go forward), and each track's timestamps
+    /// strictly increase (a late frame is placed 1 ms after its predecessor).
     pub fn push(&mut self, index: usize, pts_ms: u64, keyframe: bool, data: &[u8]) {
         let Some(track) = self.tracks.get(index) else {
             return;
         };
         let video = track.codec.kind() == MediaKind::Video;
-        let pts = pts_ms.max(self.last_timecode);
+        let mut pts = pts_ms.max(self.last_timecode);
+        if let Some(last) = self.last_pts[index] {
+            pts = pts.max(last + 1);
+        }
+        self.last_pts[index] = Some(pts);
         let split = match &self.cluster {
             None => true,
             Some(c) => {
@@ -437,5 +446,20 @@ mod tests {
         let finish = mux.finish(Duration::from_millis(20));
         assert_eq!(finish.duration, Duration::from_millis(720));
         assert_eq!(finish.patches.len(), 3);
+    }
+
+    #[test]
+    fn late_frames_of_a_track_never_share_a_timestamp() {
+        let mut mux = MatroskaMuxer::new(
+            Container::WebM,
+            vec![spec(Codec::Vp8), spec(Codec::Opus)],
+            Duration::from_millis(500),
+            SystemTime::now(),
+        );
+        mux.push(1, 100, true, b"a");
+        mux.push(0, 200, true, b"key"); // new cluster at 200
+        mux.push(1, 150, true, b"late a"); // moved up to the cluster: 200
+        mux.push(1, 170, true, b"late b"); // and after its predecessor: 201
+        assert_eq!(mux.last_pts[1], Some(201));
     }
 }
