@@ -20,6 +20,23 @@ fn out_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Joins `room` as a recording member writing into `folder`.
+async fn record_room(
+    server: &rtcgate_core::signalling::SignallingServer,
+    room: &str,
+    folder: &std::path::Path,
+) -> (Recorder, RecorderEvents) {
+    Recorder::join(
+        &server.url(),
+        room,
+        "recorder",
+        Default::default(),
+        RecorderOptions::new(folder),
+    )
+    .await
+    .expect("recorder joins")
+}
+
 /// Reads recorder events until `pick` returns something.
 async fn next_recorder_event<T>(
     events: &mut RecorderEvents,
@@ -59,15 +76,7 @@ async fn two_participants_are_recorded_into_two_files_that_play() {
     let mut players = send_test_pattern(&alice).await;
     players.extend(send_test_pattern(&bob).await);
     let out = out_dir("two");
-    let (recorder, mut events) = Recorder::join(
-        &server.url(),
-        "rec-two",
-        "recorder",
-        Default::default(),
-        RecorderOptions::new(&out),
-    )
-    .await
-    .unwrap();
+    let (recorder, mut events) = record_room(&server, "rec-two", &out).await;
     // When each participant's first packet arrived (the recorder's call
     // reports a track at its first packet).
     let mut call_events = recorder.call().subscribe();
@@ -259,15 +268,7 @@ async fn a_resolution_change_keeps_the_file_playable() {
     let track = LocalTrack::new(Codec::Vp8, "cam", "sender").unwrap();
     sender.add_track(&track).await.unwrap();
     let out = out_dir("size");
-    let (recorder, mut events) = Recorder::join(
-        &server.url(),
-        "rec-size",
-        "recorder",
-        Default::default(),
-        RecorderOptions::new(&out),
-    )
-    .await
-    .unwrap();
+    let (recorder, mut events) = record_room(&server, "rec-size", &out).await;
     let small = Clip::open(repo().join("examples/media/testsrc-vp8.ivf")).unwrap();
     let large = Clip::open(repo().join("examples/media/testsrc-vp8-640x360.ivf")).unwrap();
     let player = tokio::spawn(async move {
@@ -409,15 +410,7 @@ async fn a_full_disk_is_a_typed_error_and_the_file_stays_valid() {
     let server = start_server().await;
     let (sender, _s) = join(&server, "rec-full", "sender").await;
     let players = send_test_pattern(&sender).await;
-    let (recorder, mut events) = Recorder::join(
-        &server.url(),
-        "rec-full",
-        "recorder",
-        Default::default(),
-        RecorderOptions::new(&disk.0),
-    )
-    .await
-    .unwrap();
+    let (recorder, mut events) = record_room(&server, "rec-full", &disk.0).await;
     let (path, kind) = next_recorder_event(&mut events, 60, "the write error", |e| match e {
         RecorderEvent::WriteFailed { path, kind, .. } => Some((path.clone(), *kind)),
         _ => None,
@@ -488,15 +481,7 @@ async fn vp9_av1_and_h264_participants_get_files_that_play() {
         players.extend(p);
     }
     let out = out_dir("codecs");
-    let (recorder, mut events) = Recorder::join(
-        &server.url(),
-        room,
-        "recorder",
-        Default::default(),
-        RecorderOptions::new(&out),
-    )
-    .await
-    .unwrap();
+    let (recorder, mut events) = record_room(&server, room, &out).await;
     for _ in 0..3 {
         file_started(&mut events).await;
     }
@@ -542,15 +527,7 @@ async fn late_joiners_and_leavers_get_complete_files() {
     let (bob, _b) = join(&server, room, "bob").await;
     let mut players = send_test_pattern(&bob).await;
     let out = out_dir("come-go");
-    let (recorder, mut events) = Recorder::join(
-        &server.url(),
-        room,
-        "recorder",
-        Default::default(),
-        RecorderOptions::new(&out),
-    )
-    .await
-    .unwrap();
+    let (recorder, mut events) = record_room(&server, room, &out).await;
     file_started(&mut events).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (alice, _a) = join(&server, room, "alice").await;
@@ -619,15 +596,7 @@ async fn a_track_added_later_starts_a_new_part() {
         audio.play(&mic, None).await.unwrap()
     })];
     let out = out_dir("parts");
-    let (recorder, mut events) = Recorder::join(
-        &server.url(),
-        room,
-        "recorder",
-        Default::default(),
-        RecorderOptions::new(&out),
-    )
-    .await
-    .unwrap();
+    let (recorder, mut events) = record_room(&server, room, &out).await;
     let first = file_started(&mut events).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let cam = LocalTrack::new(Codec::Vp8, "carol-cam", "carol").unwrap();

@@ -3,27 +3,11 @@
 //! runs them. They need real interfaces: run inside `.ci/with-netns`
 //! (docs/testing.md).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// `target/<profile>`, where cargo put `librtcgate.so` next to `deps/`.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    assert!(
-        dir.join("librtcgate.so").exists(),
-        "librtcgate.so not found in {} (build the workspace first)",
-        dir.display()
-    );
-    dir
-}
+use support::{lib_dir, root};
 
 fn require_netns() {
     assert!(

@@ -8,36 +8,20 @@
 //! Needs `.ci/setup` (Chromium, the harness's node modules, ffmpeg) and
 //! `.ci/with-netns` (docs/testing.md).
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::{lib_dir, root};
 
 use rtcgate_core::signalling::{ServerConfig, SignallingServer};
 
 /// How long `record` records once the browser's file started.
 const RECORD_FOR: Duration = Duration::from_secs(8);
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// `target/<profile>`, where cargo put `librtcgate.so`.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    assert!(
-        dir.join("librtcgate.so").exists(),
-        "librtcgate.so not found in {} (run `cargo build -p rtcgate-ffi` first)",
-        dir.display()
-    );
-    dir
-}
 
 /// Installs the library into `dir/prefix` and builds `examples/c/record.c`
 /// with plain `cc` and `pkg-config --cflags --libs rtcgate`.
