@@ -94,7 +94,10 @@ pub fn decode_all(path: &Path) -> Result<Vec<(String, u64)>, String> {
     let output = Command::new("ffmpeg")
         .args(["-v", "error", "-xerror", "-i"])
         .arg(path)
-        .args(["-f", "null", "-"])
+        // Keep the file's millisecond time base: FFmpeg 5.1 otherwise rounds
+        // a variable-frame-rate stream onto 1/guessed-fps ticks and rejects
+        // two real frames closer than one tick as "non monotonic DTS".
+        .args(["-enc_time_base", "-1", "-f", "null", "-"])
         .output()
         .expect("run ffmpeg");
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
