@@ -236,6 +236,9 @@ typedef struct {
   bool include_loopback;
   // How long joining may take, in milliseconds; 0: 10 000.
   int join_timeout_ms;
+  // The room's token (UTF-8), or NULL for a room without one. The first
+  // member to join a room the server has no token for sets it.
+  const char *token;
 } rtcgate_call_config;
 
 // Handle of a track received from another member (reported by
@@ -514,6 +517,16 @@ int rtcgate_data_channel_send_text(rtcgate_data_channel channel, const char *tex
 // Bytes sent but not yet taken by the network (≥ 0, the back-pressure
 // signal: wait while it is high), or a negative error code.
 int64_t rtcgate_data_channel_buffered_amount(rtcgate_data_channel channel);
+
+// Blocks until the channel's buffered amount is at or below `threshold`
+// bytes (0 when it is), for senders that keep the buffer bounded without
+// polling. Fails with `RTCGATE_ERR_TIMEOUT` after `timeout_ms` (< 0: no
+// limit) and `RTCGATE_ERR_CLOSED` if the channel closes. Not from inside
+// this channel's message callback: unread messages would hold up the
+// connection, and with it the acknowledgements this waits for.
+int rtcgate_data_channel_wait_buffered_below(rtcgate_data_channel channel,
+                                             uint32_t threshold,
+                                             int timeout_ms);
 
 // 1 while the channel is open, 0 before it opens and after it closed, or a
 // negative error code.

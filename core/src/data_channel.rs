@@ -242,6 +242,25 @@ impl DataChannel {
         self.inner.messages.lock().await.recv().await
     }
 
+    /// Waits for at least one message, then takes up to `limit` of those
+    /// already waiting into `buffer` (appended). Returns how many were taken;
+    /// 0 once the channel is closed and drained. Cheaper than [`recv`](Self::recv)
+    /// per message when many small messages arrive.
+    pub async fn recv_many(&self, buffer: &mut Vec<DataMessage>, limit: usize) -> usize {
+        self.inner
+            .messages
+            .lock()
+            .await
+            .recv_many(buffer, limit)
+            .await
+    }
+
+    /// True when `other` is a handle to this same channel (two channels may
+    /// share a label and a member).
+    pub fn same_channel(&self, other: &DataChannel) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Closes the channel.
     pub async fn close(&self) -> Result<()> {
         self.inner.channel.close().await.map_err(map_send_error)

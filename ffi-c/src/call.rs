@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use rtcgate_core::call::IceTransportPolicy;
-use rtcgate_core::{Call, CallEvent, CallEvents, CallOptions, DataChannelOptions, IceServer};
+use rtcgate_core::signalling::{JoinRequest, WsSignaller};
+use rtcgate_core::{
+    Call, CallEvent, CallEvents, CallOptions, DataChannel, DataChannelOptions, IceServer,
+};
 use tokio::task::JoinHandle;
 
 use crate::callback::{Gate, UserData};
@@ -60,6 +63,9 @@ pub struct rtcgate_call_config {
     pub include_loopback: bool,
     /// How long joining may take, in milliseconds; 0: 10 000.
     pub join_timeout_ms: c_int,
+    /// The room's token (UTF-8), or NULL for a room without one. The first
+    /// member to join a room the server has no token for sets it.
+    pub token: *const c_char,
 }
 
 /// What a call event reports (`rtcgate_call_event.type`).
@@ -158,6 +164,15 @@ impl CallObj {
             .iter()
             .rev()
             .find(|c| c.kind == kind && c.member == member && c.key == key)
+            .map(|c| c.handle)
+    }
+
+    /// The handle this call gave to `channel`, if any and still valid.
+    fn find_channel(&self, channel: &DataChannel) -> Option<i32> {
+        lock(&self.children)
+            .iter()
+            .filter(|c| c.kind == Kind::DataChannel)
+            .find(|c| handles::get::<DataChannelObj>(c.handle).is_ok_and(|dc| dc.is(channel)))
             .map(|c| c.handle)
     }
 
@@ -273,31 +288,22 @@ async fn prepare(object: &CallObj, event: CallEvent) -> Option<Prepared> {
             p.strings.member_id = c(&member);
             p.strings.label = c(&label);
             let _registering = object.channels.lock().await;
-            let created = object
-                .find_child(Kind::DataChannel, &member, &label)
-                .filter(|h| handles::get::<DataChannelObj>(*h).is_ok_and(|dc| !dc.seen_open()));
-            p.data_channel = match created {
-                Some(handle) => {
-                    if let Ok(dc) = handles::get::<DataChannelObj>(handle) {
-                        dc.mark_open();
-                    }
-                    handle
-                }
+            p.data_channel = match object.find_channel(&channel) {
+                Some(handle) => handle,
                 None => {
-                    let dc = Arc::new(DataChannelObj::new(channel));
-                    dc.mark_open();
-                    let handle = handles::insert(dc).ok()?;
+                    let handle = handles::insert(Arc::new(DataChannelObj::new(channel))).ok()?;
                     object.add_child(handle, Kind::DataChannel, &member, &label);
                     handle
                 }
             };
         }
-        CallEvent::DataChannelClosed { member, label } => {
+        CallEvent::DataChannelClosed {
+            member,
+            label,
+            channel,
+        } => {
             p.kind = RTCGATE_CALL_EVENT_DATA_CHANNEL_CLOSED;
-            p.data_channel = object
-                .find_child(Kind::DataChannel, &member, &label)
-                .filter(|h| handles::get::<DataChannelObj>(*h).is_ok())
-                .unwrap_or(0);
+            p.data_channel = object.find_channel(&channel).unwrap_or(0);
             p.strings.member_id = c(&member);
             p.strings.label = c(&label);
         }
@@ -348,18 +354,31 @@ async fn pump(weak: Weak<CallObj>, handle: rtcgate_call, mut events: CallEvents)
     }
 }
 
+/// A C call config, read and checked.
+pub struct JoinConfig {
+    /// Signaller for the server at the config's URL.
+    pub signaller: Arc<WsSignaller>,
+    /// Room, display name and token.
+    pub request: JoinRequest,
+    /// Peer-connection options.
+    pub options: CallOptions,
+    /// How long joining may take.
+    pub timeout: Duration,
+}
+
 /// Reads the C config into core options.
 ///
 /// # Safety
 /// `config` points to a valid `rtcgate_call_config`.
-pub unsafe fn read_config(
-    config: &rtcgate_call_config,
-) -> FfiResult<(String, String, String, CallOptions, Duration)> {
+pub unsafe fn read_config(config: &rtcgate_call_config) -> FfiResult<JoinConfig> {
     // SAFETY (whole block): the strings and array of a valid config are valid.
     unsafe {
-        let url = strings::non_empty(config.url, "url")?.to_owned();
-        let room = strings::non_empty(config.room, "room")?.to_owned();
-        let name = strings::non_empty(config.display_name, "display_name")?.to_owned();
+        let url = strings::non_empty(config.url, "url")?;
+        let request = JoinRequest {
+            room: strings::non_empty(config.room, "room")?.to_owned(),
+            display_name: strings::non_empty(config.display_name, "display_name")?.to_owned(),
+            token: strings::optional(config.token, "token")?.map(str::to_owned),
+        };
         let mut options = CallOptions::default();
         if config.ice_servers_count > 0 {
             if config.ice_servers.is_null() {
@@ -404,7 +423,12 @@ pub unsafe fn read_config(
                 ));
             }
         };
-        Ok((url, room, name, options, timeout))
+        Ok(JoinConfig {
+            signaller: Arc::new(WsSignaller::new(url)),
+            request,
+            options,
+            timeout,
+        })
     }
 }
 
@@ -416,9 +440,11 @@ fn join(
     strings::out_ptr(config.cast_mut(), "config")?;
     runtime::ensure_running()?;
     // SAFETY: non-NULL, and valid per the API contract.
-    let (url, room, name, options, timeout) = unsafe { read_config(&*config) }?;
-    let (call, events) =
-        runtime::block_on_timeout(timeout, Call::join_url(&url, &room, &name, options))??;
+    let join = unsafe { read_config(&*config) }?;
+    let (call, events) = runtime::block_on_timeout(
+        join.timeout,
+        Call::join(join.signaller, join.request, join.options),
+    )??;
     let object = Arc::new(CallObj {
         call: call.clone(),
         gate: Gate::new(callback.map(|f| (f, UserData(user_data)))),

@@ -1,8 +1,8 @@
 //! Data channels: text and binary messages with one member.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
 use rtcgate_core::{DataChannel, DataChannelOptions, DataMessage};
 use tokio::task::JoinHandle;
@@ -52,7 +52,6 @@ pub struct DataChannelObj {
     channel: DataChannel,
     gate: Arc<Gate<MessageFn>>,
     pump: Mutex<Option<JoinHandle<()>>>,
-    seen_open: AtomicBool,
 }
 
 impl Object for DataChannelObj {
@@ -65,17 +64,12 @@ impl DataChannelObj {
             channel,
             gate: Arc::new(Gate::new(None)),
             pump: Mutex::new(None),
-            seen_open: AtomicBool::new(false),
         }
     }
 
-    /// Whether the call already reported this channel open.
-    pub fn seen_open(&self) -> bool {
-        self.seen_open.load(Ordering::SeqCst)
-    }
-
-    pub fn mark_open(&self) {
-        self.seen_open.store(true, Ordering::SeqCst);
+    /// Whether this handle wraps `channel`.
+    pub fn is(&self, channel: &DataChannel) -> bool {
+        self.channel.same_channel(channel)
     }
 
     pub fn destroy(&self) {
@@ -123,6 +117,12 @@ pub unsafe fn read_options(
     })
 }
 
+/// Most messages handed to the application in one callback-thread visit.
+const DELIVERY_BATCH: usize = 256;
+
+/// Reads the channel and calls the application with every message, in
+/// order. Messages already waiting are delivered together from one
+/// blocking-pool visit, so small messages do not each pay a thread hand-off.
 async fn message_pump(object: Weak<DataChannelObj>, handle: rtcgate_data_channel) {
     let Some((channel, gate)) = object
         .upgrade()
@@ -131,20 +131,26 @@ async fn message_pump(object: Weak<DataChannelObj>, handle: rtcgate_data_channel
         return;
     };
     drop(object);
-    while let Some(message) = channel.recv().await {
+    loop {
+        let mut batch = Vec::with_capacity(DELIVERY_BATCH);
+        if channel.recv_many(&mut batch, DELIVERY_BATCH).await == 0 {
+            return;
+        }
         let gate = Arc::clone(&gate);
         runtime::deliver(move || {
-            gate.invoke(|f, user_data| match &message {
-                DataMessage::Text(text) => {
-                    let c = strings::c_string(text);
-                    // SAFETY: the application's callback; data valid during the call.
-                    unsafe { f(handle, c.as_ptr().cast(), text.len(), true, user_data) }
-                }
-                DataMessage::Binary(bytes) => {
-                    // SAFETY: as above.
-                    unsafe { f(handle, bytes.as_ptr(), bytes.len(), false, user_data) }
-                }
-            });
+            for message in &batch {
+                gate.invoke(|f, user_data| match message {
+                    DataMessage::Text(text) => {
+                        let c = strings::c_string(text);
+                        // SAFETY: the application's callback; data valid during the call.
+                        unsafe { f(handle, c.as_ptr().cast(), text.len(), true, user_data) }
+                    }
+                    DataMessage::Binary(bytes) => {
+                        // SAFETY: as above.
+                        unsafe { f(handle, bytes.as_ptr(), bytes.len(), false, user_data) }
+                    }
+                });
+            }
         })
         .await;
     }
@@ -228,6 +234,34 @@ pub extern "C" fn rtcgate_data_channel_buffered_amount(channel: rtcgate_data_cha
         let object = handles::get::<DataChannelObj>(channel)?;
         let amount = runtime::block_on(object.channel.buffered_amount())??;
         Ok(i64::try_from(amount).unwrap_or(i64::MAX))
+    })
+}
+
+/// Blocks until the channel's buffered amount is at or below `threshold`
+/// bytes (0 when it is), for senders that keep the buffer bounded without
+/// polling. Fails with `RTCGATE_ERR_TIMEOUT` after `timeout_ms` (< 0: no
+/// limit) and `RTCGATE_ERR_CLOSED` if the channel closes. Not from inside
+/// this channel's message callback: unread messages would hold up the
+/// connection, and with it the acknowledgements this waits for.
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_wait_buffered_below(
+    channel: rtcgate_data_channel,
+    threshold: u32,
+    timeout_ms: c_int,
+) -> c_int {
+    guard::int(|| {
+        let object = handles::get::<DataChannelObj>(channel)?;
+        let dc = object.channel.clone();
+        drop(object);
+        let wait = async move {
+            dc.set_buffered_amount_low_threshold(threshold).await?;
+            dc.wait_buffered_below(threshold as usize).await
+        };
+        match u64::try_from(timeout_ms) {
+            Ok(ms) => runtime::block_on_timeout(Duration::from_millis(ms), wait)??,
+            Err(_) => runtime::block_on(wait)??,
+        }
+        Ok(0)
     })
 }
 

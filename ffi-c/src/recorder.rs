@@ -293,7 +293,7 @@ fn start(
     // SAFETY: a valid config per the API contract.
     let config = unsafe { &*config };
     // SAFETY: as above.
-    let (url, room, name, call_options, timeout) = unsafe { read_config(&config.call) }?;
+    let join = unsafe { read_config(&config.call) }?;
     // SAFETY: as above.
     let folder = unsafe { strings::non_empty(config.folder, "folder") }?;
     let mut options = RecorderOptions::new(folder);
@@ -308,8 +308,8 @@ fn start(
         }
     }
     let (recorder, events) = runtime::block_on_timeout(
-        timeout,
-        Recorder::join(&url, &room, &name, call_options, options),
+        join.timeout,
+        Recorder::join_with(join.signaller, join.request, join.options, options),
     )??;
     let gate = Arc::new(Gate::new(callback.map(|f| (f, UserData(user_data)))));
     let object = Arc::new(RecorderObj {

@@ -46,6 +46,8 @@ pub enum CallEvent {
         member: MemberId,
         /// The channel's label.
         label: String,
+        /// The channel (compare with [`DataChannel::same_channel`]).
+        channel: DataChannel,
     },
     /// The connection with a member changed state.
     ConnectionStateChanged {

@@ -327,11 +327,12 @@ async fn start_channel(shared: &Arc<Shared>, channel: Arc<dyn RtcDataChannel>) -
             ChannelNotice::Opened(dc) => ctx.emit(CallEvent::DataChannelOpened(dc)),
             ChannelNotice::Closed(dc) => {
                 if let Some(shared) = weak.upgrade() {
-                    lock(&shared.data_channels).retain(|c| c.label() != dc.label() || c.is_open());
+                    lock(&shared.data_channels).retain(|c| !c.same_channel(&dc));
                 }
                 ctx.emit(CallEvent::DataChannelClosed {
                     member: dc.member().clone(),
                     label: dc.label().to_owned(),
+                    channel: dc,
                 });
             }
         },

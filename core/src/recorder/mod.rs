@@ -33,7 +33,7 @@ use crate::call::{Call, CallEvent, CallEvents, CallOptions};
 use crate::error::Result;
 use crate::media::RemoteTrack;
 use crate::media::local_track::lock;
-use crate::signalling::MemberId;
+use crate::signalling::{JoinRequest, MemberId, Signaller, WsSignaller};
 use participant::ParticipantRecorder;
 
 /// Records a call: one file per participant. Cheap to clone.
@@ -67,8 +67,26 @@ impl Recorder {
         call_options: CallOptions,
         options: RecorderOptions,
     ) -> Result<(Recorder, RecorderEvents)> {
+        let request = JoinRequest {
+            room: room.to_owned(),
+            display_name: display_name.to_owned(),
+            token: None,
+        };
+        let signaller = Arc::new(WsSignaller::new(url));
+        Recorder::join_with(signaller, request, call_options, options).await
+    }
+
+    /// Joins a room through `signaller` (any protocol; `request` carries the
+    /// room token if the room has one) as a receive-only member and records
+    /// everyone in it.
+    pub async fn join_with(
+        signaller: Arc<dyn Signaller>,
+        request: JoinRequest,
+        call_options: CallOptions,
+        options: RecorderOptions,
+    ) -> Result<(Recorder, RecorderEvents)> {
         std::fs::create_dir_all(&options.folder)?;
-        let (call, events) = Call::join_url(url, room, display_name, call_options).await?;
+        let (call, events) = Call::join(signaller, request, call_options).await?;
         Ok(Recorder::start(call, events, true, Vec::new(), options))
     }
 

@@ -10,10 +10,10 @@
 //!   application would (`send().await`, `wait_buffered_below`, `recv()`).
 //! - **C API**: two calls driven only through the `extern "C"` functions of
 //!   librtcgate (`rtcgate_call_join`, `rtcgate_call_create_data_channel`,
-//!   `rtcgate_data_channel_send`, `…_buffered_amount`, the message
-//!   callback), written as a C application would: a plain sender thread that
-//!   polls the buffered amount (the C API has no "buffered amount low" wait),
-//!   the receiver in the message callback.
+//!   `rtcgate_data_channel_send`, `…_buffered_amount`,
+//!   `…_wait_buffered_below`, the message callback), written as a C
+//!   application would: a plain sender thread that blocks while the buffer is
+//!   high, the receiver in the message callback.
 //!
 //! Both use the same signalling server and the same number of runtime
 //! threads; stacks alternate which goes first each round.
@@ -38,6 +38,7 @@ use rtcgate::call::{
 use rtcgate::data_channel::{
     rtcgate_data_channel, rtcgate_data_channel_buffered_amount, rtcgate_data_channel_options,
     rtcgate_data_channel_send, rtcgate_data_channel_set_message_callback,
+    rtcgate_data_channel_wait_buffered_below,
 };
 use rtcgate::{rtcgate_init, rtcgate_last_error, rtcgate_options, rtcgate_shutdown};
 use rtcgate_core::signalling::{ServerConfig, SignallingServer};
@@ -574,22 +575,13 @@ unsafe extern "C" fn on_message(
 }
 
 /// A C application's sender: send, and while more than `high_water` is
-/// buffered, poll `rtcgate_data_channel_buffered_amount` every millisecond.
+/// buffered, block in `rtcgate_data_channel_wait_buffered_below(low_water)`.
 fn c_send_all(plan: Plan, channel: rtcgate_data_channel, deadline: Instant) -> Result<(), String> {
-    let buffered = || {
-        let amount = rtcgate_data_channel_buffered_amount(channel);
-        if amount < 0 {
-            Err(format!("buffered_amount: {}", last_error()))
-        } else {
-            Ok(amount as usize)
-        }
-    };
     let wait_below = |level: usize| -> Result<(), String> {
-        while buffered()? > level {
-            if Instant::now() >= deadline {
-                return Err("transfer timed out".into());
-            }
-            std::thread::sleep(Duration::from_millis(1));
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+        if rtcgate_data_channel_wait_buffered_below(channel, level as u32, ms) < 0 {
+            return Err(format!("wait_buffered_below: {}", last_error()));
         }
         Ok(())
     };
@@ -599,7 +591,11 @@ fn c_send_all(plan: Plan, channel: rtcgate_data_channel, deadline: Instant) -> R
         if rtcgate_data_channel_send(channel, message.as_ptr(), message.len()) < 0 {
             return Err(format!("send: {}", last_error()));
         }
-        if buffered()? > plan.high_water {
+        let amount = rtcgate_data_channel_buffered_amount(channel);
+        if amount < 0 {
+            return Err(format!("buffered_amount: {}", last_error()));
+        }
+        if amount as usize > plan.high_water {
             wait_below(plan.low_water)?;
         }
     }

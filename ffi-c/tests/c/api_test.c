@@ -74,6 +74,8 @@ typedef struct {
     atomic_int bad_user_data;
     atomic_int remote_track;
     atomic_int channel;
+    atomic_int opened_sum; /* sum of the handles DATA_CHANNEL_OPEN reported */
+    atomic_int last_closed; /* handle the last DATA_CHANNEL_CLOSED reported */
     char peer_id[64];
     atomic_int destroy_self_on_join; /* destroy the call from its own callback */
     atomic_int destroy_result;
@@ -101,9 +103,13 @@ static void on_call_event(rtcgate_call call, const rtcgate_call_event *e, void *
         break;
     case RTCGATE_CALL_EVENT_DATA_CHANNEL_OPEN:
         atomic_store(&s->channel, e->data_channel);
+        atomic_fetch_add(&s->opened_sum, e->data_channel);
         atomic_fetch_add(&s->channel_open, 1);
         break;
-    case RTCGATE_CALL_EVENT_DATA_CHANNEL_CLOSED: atomic_fetch_add(&s->channel_closed, 1); break;
+    case RTCGATE_CALL_EVENT_DATA_CHANNEL_CLOSED:
+        atomic_store(&s->last_closed, e->data_channel);
+        atomic_fetch_add(&s->channel_closed, 1);
+        break;
     default: break;
     }
 }
@@ -128,7 +134,7 @@ static void on_frame(rtcgate_remote_track track, const rtcgate_frame *frame, voi
 }
 
 /* ---- messages ---- */
-static atomic_int texts, binaries;
+static atomic_int texts, binaries, numbered, out_of_order;
 static char last_text[64];
 static void on_message(rtcgate_data_channel ch, const uint8_t *data, size_t size, bool is_text, void *user) {
     (void)ch;
@@ -138,6 +144,11 @@ static void on_message(rtcgate_data_channel ch, const uint8_t *data, size_t size
         if (data[size] == '\0') atomic_fetch_add(&texts, 1);
     } else if (size == 3 && data[0] == 1 && data[1] == 0 && data[2] == 255) {
         atomic_fetch_add(&binaries, 1);
+    } else if (size == 5 && data[0] == 0xAB) {
+        /* Numbered messages: each must be the next one. */
+        int seq = data[1] | data[2] << 8 | data[3] << 16 | data[4] << 24;
+        if (seq == atomic_load(&numbered)) atomic_fetch_add(&numbered, 1);
+        else atomic_fetch_add(&out_of_order, 1);
     }
 }
 
@@ -321,6 +332,23 @@ int main(int argc, char **argv) {
     EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_INVALID);
     cfg.bind_address = NULL; cfg.join_timeout_ms = -1;
     EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_INVALID);
+    cfg.join_timeout_ms = 0; cfg.token = "bad \xff";
+    EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_UTF8);
+
+    /* ---- room tokens: the first member sets it, others must match ---- */
+    cfg.room = "locked"; cfg.display_name = "owner"; cfg.token = "s3cret";
+    rtcgate_call owner = rtcgate_call_join(&cfg, NULL, NULL);
+    CHECK(owner > 0, "owner joins with a token -> %d [%s]", owner, rtcgate_last_error());
+    cfg.display_name = "intruder"; cfg.token = "guess";
+    EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_REJECTED);
+    CHECK(strstr(rtcgate_last_error(), "token") != NULL, "wrong token is named: %s", rtcgate_last_error());
+    cfg.token = NULL;
+    EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_REJECTED);
+    cfg.display_name = "guest"; cfg.token = "s3cret";
+    rtcgate_call guest = rtcgate_call_join(&cfg, NULL, NULL);
+    CHECK(guest > 0, "guest joins with the token -> %d [%s]", guest, rtcgate_last_error());
+    EXPECT_CODE(rtcgate_call_destroy(guest), RTCGATE_OK);
+    EXPECT_CODE(rtcgate_call_destroy(owner), RTCGATE_OK);
 
     /* ---- two members: media, data, stats ---- */
     rtcgate_call a = join(url, "room", "alice", &sa);
@@ -353,6 +381,41 @@ int main(int argc, char **argv) {
     CHECK(rtcgate_data_channel_buffered_amount(ch) >= 0, "buffered_amount");
     CHECK(wait_for(&texts, 1, 5000) && strcmp(last_text, "hello from C") == 0, "text arrives: %s", last_text);
     CHECK(wait_for(&binaries, 1, 5000), "binary arrives");
+    /* Many small messages: all delivered, in order, while the sender keeps
+       its buffer bounded with wait_buffered_below. */
+    EXPECT_CODE(rtcgate_data_channel_wait_buffered_below(0, 0, 10), RTCGATE_ERR_HANDLE);
+    enum { NUMBERED = 5000 };
+    for (int i = 0; i < NUMBERED; i++) {
+        uint8_t m[5] = {0xAB, (uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24)};
+        if (rtcgate_data_channel_send(ch, m, sizeof m) != RTCGATE_OK) {
+            CHECK(0, "numbered send %d [%s]", i, rtcgate_last_error());
+            break;
+        }
+        if (i % 1000 == 999)
+            EXPECT_CODE(rtcgate_data_channel_wait_buffered_below(ch, 1024, 10000), RTCGATE_OK);
+    }
+    EXPECT_CODE(rtcgate_data_channel_wait_buffered_below(ch, 0, 10000), RTCGATE_OK);
+    EXPECT_CODE(rtcgate_data_channel_buffered_amount(ch), 0);
+    CHECK(wait_for(&numbered, NUMBERED, 10000), "numbered messages arrive: %d of %d",
+          atomic_load(&numbered), NUMBERED);
+    EXPECT_CODE(atomic_load(&out_of_order), 0);
+
+    /* Two channels with one label to one member: each open and close event
+       names the handle its creation returned. */
+    int open_before = atomic_load(&sa.channel_open), sum_before = atomic_load(&sa.opened_sum);
+    rtcgate_data_channel twin1 = rtcgate_call_create_data_channel(a, sa.peer_id, "twin", NULL);
+    rtcgate_data_channel twin2 = rtcgate_call_create_data_channel(a, sa.peer_id, "twin", NULL);
+    CHECK(twin1 > 0 && twin2 > 0 && twin1 != twin2, "two channels labelled twin (%d, %d)", twin1, twin2);
+    CHECK(wait_for(&sa.channel_open, open_before + 2, 10000), "both twins open");
+    EXPECT_CODE(atomic_load(&sa.opened_sum) - sum_before, twin1 + twin2);
+    int closed_before = atomic_load(&sa.channel_closed);
+    EXPECT_CODE(rtcgate_data_channel_close(twin2), RTCGATE_OK);
+    CHECK(wait_for(&sa.channel_closed, closed_before + 1, 5000), "twin2 closes");
+    EXPECT_CODE(atomic_load(&sa.last_closed), twin2);
+    EXPECT_CODE(rtcgate_data_channel_is_open(twin1), 1);
+    EXPECT_CODE(rtcgate_data_channel_destroy(twin1), RTCGATE_OK);
+    EXPECT_CODE(rtcgate_data_channel_destroy(twin2), RTCGATE_OK);
+    CHECK(wait_for(&sb.channel_closed, 2, 5000), "bob sees both twins close");
 
     rtcgate_local_track video = rtcgate_local_track_create(RTCGATE_CODEC_VP8, "cam", "alice");
     CHECK(video > 0, "video track");
@@ -424,7 +487,7 @@ int main(int argc, char **argv) {
 
     /* ---- close and destroy ---- */
     EXPECT_CODE(rtcgate_data_channel_close(ch), RTCGATE_OK);
-    CHECK(wait_for(&sb.channel_closed, 1, 5000), "bob sees the channel close");
+    CHECK(wait_for(&sb.channel_closed, 3, 5000), "bob sees the channel close");
     EXPECT_CODE(rtcgate_data_channel_destroy(ch), RTCGATE_OK);
     EXPECT_CODE(rtcgate_data_channel_destroy(ch), RTCGATE_ERR_HANDLE);
     EXPECT_CODE(rtcgate_call_remove_track(a, video), RTCGATE_OK);
