@@ -137,11 +137,15 @@ impl ConnectionSettings {
             }
             "stun-server" => self.stun_server = string().filter(|s| !s.is_empty()),
             "turn-servers" => {
-                let array = value.get::<gst::Array>().unwrap_or_default();
-                self.turn_servers = array
-                    .iter()
-                    .filter_map(|v| v.get::<String>().ok())
-                    .collect();
+                self.turn_servers = value
+                    .get::<gst::Array>()
+                    .map(|array| {
+                        array
+                            .iter()
+                            .filter_map(|v| v.get::<String>().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
             }
             "run-signalling-server" => self.run_signalling_server = value.get().unwrap_or(false),
             "signalling-server-host" => {

@@ -10,17 +10,22 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-/// The freshly built plugin: `<target>/<profile>/libgstrtcgate.so`, next to
-/// the `deps/` folder this test runs from.
+/// The freshly built plugin: `libgstrtcgate.so` in the `deps/` folder this
+/// test runs from (cargo builds the cdylib there for the tests) or in the
+/// profile folder above it (`cargo build -p gst-plugin-rtcgate`).
 fn plugin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    assert!(
-        dir.join("libgstrtcgate.so").exists(),
-        "{} has no libgstrtcgate.so: cargo build -p gst-plugin-rtcgate first",
-        dir.display()
-    );
-    dir
+    let deps = exe.parent().unwrap();
+    [deps, deps.parent().unwrap()]
+        .into_iter()
+        .find(|dir| dir.join("libgstrtcgate.so").exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "no libgstrtcgate.so next to {}: cargo build -p gst-plugin-rtcgate first",
+                deps.display()
+            )
+        })
+        .to_path_buf()
 }
 
 fn script(name: &str, registry: &Path, envs: &[(&str, &str)], args: &[&str]) -> Child {

@@ -199,7 +199,8 @@ impl RtcGateRecorder {
             return;
         };
         let _ = session.stop.send(true);
-        if block_on(tokio::time::timeout(Duration::from_secs(20), session.task)).is_err() {
+        if block_on(async move { tokio::time::timeout(Duration::from_secs(20), session.task).await })
+            .is_err() {
             gst::warning!(gst::CAT_DEFAULT, imp = self, "recorder did not stop within 20 s");
         }
     }
@@ -302,27 +303,30 @@ impl RtcGateRecorder {
 /// Reports a recorder event on the bus.
 fn recorder_message(element: &super::RtcGateRecorder, event: RecorderEvent) {
     match event {
-        RecorderEvent::FileStarted { member, path, .. } => messages::post(
-            element,
-            "recording-started",
-            &[("member-id", &member), ("location", &path.display().to_string())],
-        ),
-        RecorderEvent::Finished(summary) => messages::post(
-            element,
-            "recording-finished",
-            &[
-                ("member-id", &summary.progress.member),
-                ("display-name", &summary.progress.name),
-                (
-                    "location",
-                    &summary
-                        .progress
-                        .path
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                ),
-            ],
-        ),
+        RecorderEvent::FileStarted { member, path, .. } => {
+            let location = path.display().to_string();
+            messages::post(
+                element,
+                "recording-started",
+                &[("member-id", member.as_str()), ("location", location.as_str())],
+            )
+        }
+        RecorderEvent::Finished(summary) => {
+            let progress = summary.progress;
+            let location = progress
+                .path
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            messages::post(
+                element,
+                "recording-finished",
+                &[
+                    ("member-id", progress.member.as_str()),
+                    ("display-name", progress.name.as_str()),
+                    ("location", location.as_str()),
+                ],
+            )
+        }
         RecorderEvent::WriteFailed { path, message, .. } => {
             gst::element_warning!(
                 element,

@@ -239,8 +239,6 @@ impl ElementImpl for RtcGateSink {
 
 impl BinImpl for RtcGateSink {}
 
-impl ChildProxyImpl for RtcGateSink {}
-
 impl RtcGateSink {
     fn start(&self) -> Result<(), gst::StateChangeError> {
         let plan = lock(&self.settings).connection.validate().map_err(|message| {
@@ -269,7 +267,8 @@ impl RtcGateSink {
             return;
         };
         let _ = session.stop.send(true);
-        if block_on(tokio::time::timeout(Duration::from_secs(10), session.task)).is_err() {
+        if block_on(async move { tokio::time::timeout(Duration::from_secs(10), session.task).await })
+            .is_err() {
             gst::warning!(gst::CAT_DEFAULT, imp = self, "session did not stop within 10 s");
         }
     }

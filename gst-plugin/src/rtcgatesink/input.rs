@@ -51,7 +51,7 @@ pub(crate) fn create(
 ) -> Result<Input, gst::glib::BoolError> {
     let track: Arc<Mutex<Option<LocalTrack>>> = Arc::default();
     let appsink = gst_app::AppSink::builder()
-        .name(format!("appsink_{name}"))
+        .property("name", format!("appsink_{name}"))
         .caps(accepted)
         .sync(true)
         .max_buffers(4)

@@ -147,8 +147,6 @@ impl ElementImpl for RtcGateSrc {
 
 impl BinImpl for RtcGateSrc {}
 
-impl ChildProxyImpl for RtcGateSrc {}
-
 impl RtcGateSrc {
     /// Checks the properties and starts the session task.
     fn start(&self) -> Result<(), gst::StateChangeError> {
@@ -176,7 +174,7 @@ impl RtcGateSrc {
             return;
         };
         let _ = session.stop.send(true);
-        if block_on(tokio::time::timeout(Duration::from_secs(10), session.task))
+        if block_on(async move { tokio::time::timeout(Duration::from_secs(10), session.task).await })
             .is_err()
         {
             gst::warning!(gst::CAT_DEFAULT, imp = self, "session did not stop within 10 s");

@@ -30,7 +30,7 @@ pub(crate) fn create(
     first: &EncodedFrame,
 ) -> Result<Output, glib::BoolError> {
     let appsrc = gst_app::AppSrc::builder()
-        .name(format!("appsrc_{name}"))
+        .property("name", format!("appsrc_{name}"))
         .caps(&caps::frame_caps(codec, &first.data))
         .format(gst::Format::Time)
         .is_live(true)
