@@ -298,6 +298,31 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// [`join`](Self::join), unless `stop` is set first: then the join goes
+    /// on in the background and whatever it joined is left at once (a join
+    /// cut short could otherwise leave a member behind on the server).
+    pub(crate) async fn join_unless_stopped(
+        self,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Option<Result<(Connection, CallEvents), String>> {
+        let mut join = tokio::spawn(self.join());
+        tokio::select! {
+            joined = &mut join => {
+                Some(joined.unwrap_or_else(|e| Err(format!("joining failed: {e}"))))
+            }
+            _ = stop.changed() => {
+                tokio::spawn(async move {
+                    if let Ok(Ok((connection, _))) = join.await {
+                        connection.close().await;
+                    }
+                });
+                None
+            }
+        }
+    }
+}
+
 impl Connection {
     /// Leaves the room and stops the embedded server.
     pub(crate) async fn close(self) {

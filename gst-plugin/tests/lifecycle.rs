@@ -94,8 +94,8 @@ fn a_hundred_null_playing_cycles_without_deadlock() {
     init();
     require_interfaces();
     let rt = test_runtime();
-    let server = start_server(&rt);
-    let (call, mut events) = join(&rt, &server.url(), "cycles", "native");
+    let server = start_server_without_rate_limit(&rt);
+    let (call, events) = join(&rt, &server.url(), "cycles", "native");
     let _players = send_test_pattern(&rt, &call);
 
     let pipeline = gst::parse::launch(&format!(
@@ -131,18 +131,26 @@ fn a_hundred_null_playing_cycles_without_deadlock() {
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|e| panic!("cycle {} did not finish: {e}", done + 1));
     }
-    // Every session left: the room holds only the native member once the
-    // server noticed the last leave.
+    // Every session left: a member joining now finds only the native one.
+    // (The server's view: the native call itself works through 100 joins
+    // and leaves of peer connections and may lag behind.)
+    let url = server.url();
     rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(20), async {
-            while !call.members().await.is_empty() {
-                let _ = events.try_recv();
-                tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut others = Vec::new();
+        for _ in 0..20 {
+            let (probe, _) = rtcgate_core::Call::join_url(&url, "cycles", "probe", Default::default())
+                .await
+                .expect("join the probe");
+            others = probe.members().await.into_iter().map(|m| m.name).collect();
+            probe.leave().await.unwrap();
+            if others == ["native"] {
+                return;
             }
-        })
-        .await
-        .expect("every rtcgatesrc session left the room")
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        panic!("rtcgatesrc sessions still in the room: {others:?}");
     });
+    drop(events);
     rt.block_on(call.leave()).unwrap();
     rt.block_on(server.shutdown());
 }

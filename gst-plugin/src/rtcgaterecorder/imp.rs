@@ -216,9 +216,8 @@ async fn run(
     stats: Arc<Mutex<gst::Array>>,
 ) {
     let room = plan.room().to_owned();
-    let joined = tokio::select! {
-        joined = plan.join() => joined,
-        _ = stop.changed() => return,
+    let Some(joined) = plan.join_unless_stopped(&mut stop).await else {
+        return;
     };
     let (connection, mut events) = match joined {
         Ok(joined) => joined,

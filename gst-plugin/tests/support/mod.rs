@@ -61,6 +61,15 @@ pub fn start_server(rt: &tokio::runtime::Runtime) -> SignallingServer {
     .expect("bind signalling server")
 }
 
+/// A server that lets one member signal to many others in a burst (100
+/// members joining in a row make the native member send that many offers).
+pub fn start_server_without_rate_limit(rt: &tokio::runtime::Runtime) -> SignallingServer {
+    let mut config = ServerConfig::default();
+    config.rate_limit = rtcgate_core::signalling::server::RateLimitConfig::new(100_000.0, 100_000);
+    rt.block_on(SignallingServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config))
+        .expect("bind signalling server")
+}
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
