@@ -63,10 +63,17 @@ fn sink_publishes_vp8_and_opus_into_a_call() {
 
     rt.block_on(async {
         tokio::time::timeout(Duration::from_secs(30), async {
-            // The first video frame a new reader gets decodes on its own.
+            // Frames sent before the connection was up never arrived: ask
+            // for a keyframe (the encoder makes one every 20 s by itself,
+            // so one within the timeout is the force-key-unit event's doing).
             let mut frames = video.subscribe();
-            let first = frames.recv().await.expect("a video frame");
-            assert!(first.keyframe, "first frame is a keyframe");
+            video.request_keyframe().await.unwrap();
+            let first = loop {
+                let frame = frames.recv().await.expect("a video frame");
+                if frame.keyframe {
+                    break frame;
+                }
+            };
             assert_eq!(&first.data[3..6], &[0x9d, 0x01, 0x2a], "a VP8 keyframe");
             let width = u16::from_le_bytes([first.data[6], first.data[7]]) & 0x3fff;
             assert_eq!(width, 320);

@@ -140,20 +140,29 @@ fn src_output_decodes_in_decodebin_and_ends_on_eos() {
                 return;
             }
             let pipeline = pipeline.upgrade().unwrap();
-            let bin = gst::parse::bin_from_description(
-                "decodebin ! videoconvert ! video/x-raw,format=I420 ! fakesink name=out async=false",
+            let decodebin = gst::ElementFactory::make("decodebin").build().unwrap();
+            let rest = gst::parse::bin_from_description(
+                "videoconvert ! video/x-raw,format=I420 ! fakesink name=out async=false",
                 true,
             )
             .unwrap();
-            let out = bin.by_name("out").unwrap();
             let decoded = decoded.clone();
-            out.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                decoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                gst::PadProbeReturn::Ok
+            rest.by_name("out")
+                .unwrap()
+                .static_pad("sink")
+                .unwrap()
+                .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                    decoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    gst::PadProbeReturn::Ok
+                });
+            pipeline.add_many([&decodebin, rest.upcast_ref()]).unwrap();
+            let rest_sink = rest.static_pad("sink").unwrap();
+            decodebin.connect_pad_added(move |_, decoded_pad| {
+                decoded_pad.link(&rest_sink).unwrap();
             });
-            pipeline.add(&bin).unwrap();
-            bin.sync_state_with_parent().unwrap();
-            pad.link(&bin.static_pad("sink").unwrap()).unwrap();
+            rest.sync_state_with_parent().unwrap();
+            decodebin.sync_state_with_parent().unwrap();
+            pad.link(&decodebin.static_pad("sink").unwrap()).unwrap();
         });
     }
     let stopper = Stopper(pipeline.clone());

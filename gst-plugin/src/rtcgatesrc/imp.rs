@@ -11,6 +11,7 @@ use gst::subclass::prelude::*;
 use rtcgate_core::{CallEvent, MediaKind, RemoteTrack};
 use tokio::sync::watch;
 
+use super::gate::Gates;
 use super::output::{self, Output, Timeline};
 use crate::connection::{self, ConnectionSettings, Plan};
 use crate::runtime::{block_on, runtime};
@@ -226,6 +227,7 @@ async fn run(
         messages::joined(&element, &room, connection.call.self_id());
     }
     let mut counters: HashMap<(String, MediaKind), u32> = HashMap::new();
+    let gates = Arc::new(Gates::default());
     let mut feeders = tokio::task::JoinSet::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -260,6 +262,7 @@ async fn run(
                         *counter += 1;
                         feeders.spawn(feed(
                             element.downgrade(),
+                            (connection.call.clone(), gates.clone()),
                             track,
                             name,
                             stop.clone(),
@@ -316,6 +319,7 @@ fn end_all(outputs: &Mutex<Outputs>) {
 /// once the track ends.
 async fn feed(
     element: glib::WeakRef<super::RtcGateSrc>,
+    (call, gates): (rtcgate_core::Call, Arc<Gates>),
     track: RemoteTrack,
     name: String,
     mut stop: watch::Receiver<bool>,
@@ -325,6 +329,11 @@ async fn feed(
     let Some(first) = output::first_frame(&track, &mut frames, &mut stop).await else {
         return;
     };
+    let member = track.member().clone();
+    tokio::select! {
+        _ = gates.ready(&call, &member) => {}
+        _ = stop.changed() => return,
+    }
     let codec = track.codec();
     let made = {
         let (element, name, first, outputs) =
@@ -357,6 +366,10 @@ async fn feed(
         return;
     };
     tracing::info!(pad = %name, codec = codec.name(), "rtcgatesrc output added");
+    tokio::select! {
+        _ = gates.created(&member) => {}
+        _ = stop.changed() => return,
+    }
     let mut frame = Some(first);
     let mut discont = true;
     while let Some(current) = frame {

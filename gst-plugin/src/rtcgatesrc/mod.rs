@@ -9,6 +9,7 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod gate;
 mod imp;
 mod output;
 
