@@ -23,7 +23,8 @@ pub(crate) fn codec_caps(codec: Codec) -> gst::Caps {
     }
 }
 
-/// Caps of a remote track's first frame: [`codec_caps`] plus the picture
+/// Caps of a remote track's first frame: [`codec_caps`] plus a variable
+/// frame rate (`0/1`) for video and the picture
 /// size of a VP8/VP9 keyframe, which muxers need (H.264 and AV1 get theirs
 /// from `h264parse`/`av1parse`).
 pub(crate) fn frame_caps(codec: Codec, keyframe: &[u8]) -> gst::Caps {
@@ -33,6 +34,10 @@ pub(crate) fn frame_caps(codec: Codec, keyframe: &[u8]) -> gst::Caps {
         Codec::Vp9 => vp9_size(keyframe),
         _ => None,
     };
+    if codec.kind() == rtcgate_core::MediaKind::Video {
+        // Variable frame rate (webmmux insists on the field).
+        caps.make_mut().set("framerate", gst::Fraction::new(0, 1));
+    }
     if let Some((width, height)) = size {
         let caps = caps.make_mut();
         caps.set("width", width as i32);

@@ -18,14 +18,15 @@ fn recorder_element_records_a_member_until_eos() {
     let players = send_test_pattern(&rt, &call);
 
     let dir = temp_dir("recorder");
-    let pipeline = gst::parse::launch(&format!(
+    // A one-element "pipeline": parse::launch gives the element itself.
+    let recorder = gst::parse::launch(&format!(
         "rtcgaterecorder uri={} room=rec-room location={}",
         server.url(),
         dir.display()
     ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
     .unwrap();
+    let pipeline = gst::Pipeline::new();
+    pipeline.add(&recorder).unwrap();
     let stopper = Stopper(pipeline.clone());
     let bus = pipeline.bus().unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();

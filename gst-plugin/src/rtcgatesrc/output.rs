@@ -29,9 +29,11 @@ pub(crate) fn create(
     codec: rtcgate_core::Codec,
     first: &EncodedFrame,
 ) -> Result<Output, glib::BoolError> {
+    let caps = caps::frame_caps(codec, &first.data);
+    tracing::debug!(pad = name, %caps, "rtcgatesrc output caps");
     let appsrc = gst_app::AppSrc::builder()
         .property("name", format!("appsrc_{name}"))
-        .caps(&caps::frame_caps(codec, &first.data))
+        .caps(&caps)
         .format(gst::Format::Time)
         .is_live(true)
         .do_timestamp(false)
@@ -52,6 +54,15 @@ pub(crate) fn create(
     let pad = gst::GhostPad::builder_from_template_with_target(&templ, &target)?
         .name(name)
         .build();
+    // A pad nobody linked (a pipeline that wants only some tracks) drops
+    // its buffers instead of failing the element with not-linked.
+    pad.add_probe(gst::PadProbeType::BUFFER, |pad, _| {
+        if pad.is_linked() {
+            gst::PadProbeReturn::Ok
+        } else {
+            gst::PadProbeReturn::Drop
+        }
+    });
     appsrc.sync_state_with_parent()?;
     pad.set_active(true)?;
     bin.add_pad(&pad)?;
