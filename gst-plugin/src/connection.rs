@@ -168,8 +168,9 @@ impl ConnectionSettings {
             "token" => self.token.to_value(),
             "display-name" => self.display_name.to_value(),
             "stun-server" => self.stun_server.to_value(),
-            "turn-servers" => gst::Array::new(self.turn_servers.iter().map(|s| s.to_send_value()))
-                .to_value(),
+            "turn-servers" => {
+                gst::Array::new(self.turn_servers.iter().map(|s| s.to_send_value())).to_value()
+            }
             "run-signalling-server" => self.run_signalling_server.to_value(),
             "signalling-server-host" => self.signalling_server_host.to_value(),
             "signalling-server-port" => self.signalling_server_port.to_value(),
@@ -371,7 +372,10 @@ mod tests {
         assert!(parse_stun("http://h").is_err());
         let turn = parse_turn("turn://u:p@10.0.0.1:3478").unwrap();
         assert_eq!(turn.urls, ["turn:10.0.0.1:3478"]);
-        assert_eq!((turn.username.as_str(), turn.credential.as_str()), ("u", "p"));
+        assert_eq!(
+            (turn.username.as_str(), turn.credential.as_str()),
+            ("u", "p")
+        );
         assert!(parse_turn("turn://10.0.0.1:3478").is_err());
     }
 

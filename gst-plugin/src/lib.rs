@@ -16,10 +16,10 @@ use gst::glib;
 mod caps;
 mod connection;
 mod messages;
-mod runtime;
 mod rtcgaterecorder;
 mod rtcgatesink;
 mod rtcgatesrc;
+mod runtime;
 
 pub use rtcgaterecorder::RtcGateRecorder;
 pub use rtcgatesink::RtcGateSink;

@@ -40,7 +40,9 @@ fn script(name: &str, registry: &Path, envs: &[(&str, &str)], args: &[&str]) -> 
     for (key, value) in envs {
         command.env(key, value);
     }
-    command.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"))
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name}: {e}"))
 }
 
 /// Interrupts gst-launch like Ctrl-C (with `-e` it sends EOS and waits for
@@ -98,14 +100,22 @@ fn example_scripts_send_record_and_play() {
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
-        assert!(Instant::now() < deadline, "the sender's signalling server never listened");
+        assert!(
+            Instant::now() < deadline,
+            "the sender's signalling server never listened"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let webm = dir.join("call.webm");
     let folder = dir.join("recordings");
     let env = [room[0], ("URI", uri.as_str())];
     let recorder = script("record-room.sh", &registry, &env, &[webm.to_str().unwrap()]);
-    let folder_recorder = script("record-folder.sh", &registry, &env, &[folder.to_str().unwrap()]);
+    let folder_recorder = script(
+        "record-folder.sh",
+        &registry,
+        &env,
+        &[folder.to_str().unwrap()],
+    );
     let player = script(
         "play-participant.sh",
         &registry,

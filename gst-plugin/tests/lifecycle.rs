@@ -138,9 +138,10 @@ fn a_hundred_null_playing_cycles_without_deadlock() {
     rt.block_on(async {
         let mut others = Vec::new();
         for _ in 0..20 {
-            let (probe, _) = rtcgate_core::Call::join_url(&url, "cycles", "probe", Default::default())
-                .await
-                .expect("join the probe");
+            let (probe, _) =
+                rtcgate_core::Call::join_url(&url, "cycles", "probe", Default::default())
+                    .await
+                    .expect("join the probe");
             others = probe.members().await.into_iter().map(|m| m.name).collect();
             probe.leave().await.unwrap();
             if others == ["native"] {

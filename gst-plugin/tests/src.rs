@@ -13,8 +13,14 @@ fn link_to_muxer(src: &gst::Element, pipeline: &gst::Pipeline, mux: &gst::Elemen
     let pipeline = pipeline.downgrade();
     let mux = mux.clone();
     src.connect_pad_added(move |_, pad| {
-        let Some(pipeline) = pipeline.upgrade() else { return };
-        let template = if pad.name().starts_with("video_") { "video_%u" } else { "audio_%u" };
+        let Some(pipeline) = pipeline.upgrade() else {
+            return;
+        };
+        let template = if pad.name().starts_with("video_") {
+            "video_%u"
+        } else {
+            "audio_%u"
+        };
         let queue = gst::ElementFactory::make("queue").build().unwrap();
         pipeline.add(&queue).unwrap();
         queue.sync_state_with_parent().unwrap();
@@ -65,7 +71,11 @@ fn src_records_a_member_to_matroska_that_ffmpeg_decodes() {
     while names.len() < 2 {
         assert!(std::time::Instant::now() < deadline, "pads: {names:?}");
         std::thread::sleep(Duration::from_millis(100));
-        names = src.src_pads().iter().map(|p| p.name().to_string()).collect();
+        names = src
+            .src_pads()
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect();
     }
     names.sort();
     let member_part: String = member
@@ -74,7 +84,10 @@ fn src_records_a_member_to_matroska_that_ffmpeg_decodes() {
         .collect();
     assert_eq!(
         names,
-        [format!("audio_{member_part}_0"), format!("video_{member_part}_0")]
+        [
+            format!("audio_{member_part}_0"),
+            format!("video_{member_part}_0")
+        ]
     );
     let video_pad = src.static_pad(&names[1]).unwrap();
     let caps = video_pad.current_caps().expect("negotiated caps");
@@ -93,7 +106,10 @@ fn src_records_a_member_to_matroska_that_ffmpeg_decodes() {
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !src.src_pads().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "pads left after the member left");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pads left after the member left"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(stopper);
@@ -132,7 +148,10 @@ fn src_output_decodes_in_decodebin_and_ends_on_eos() {
         let decoded = decoded.clone();
         src.connect_pad_added(move |_, pad| {
             if !pad.name().starts_with("video_") {
-                let sink = gst::ElementFactory::make("fakesink").property("async", false).build().unwrap();
+                let sink = gst::ElementFactory::make("fakesink")
+                    .property("async", false)
+                    .build()
+                    .unwrap();
                 let pipeline = pipeline.upgrade().unwrap();
                 pipeline.add(&sink).unwrap();
                 sink.sync_state_with_parent().unwrap();
@@ -171,7 +190,10 @@ fn src_output_decodes_in_decodebin_and_ends_on_eos() {
 
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while decoded.load(std::sync::atomic::Ordering::Relaxed) < 30 {
-        assert!(std::time::Instant::now() < deadline, "decoded frames: {decoded:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "decoded frames: {decoded:?}"
+        );
         if let Some(m) = bus.pop_filtered(&[gst::MessageType::Error])
             && let gst::MessageView::Error(e) = m.view()
         {

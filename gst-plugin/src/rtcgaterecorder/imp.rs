@@ -199,9 +199,16 @@ impl RtcGateRecorder {
             return;
         };
         let _ = session.stop.send(true);
-        if block_on(async move { tokio::time::timeout(Duration::from_secs(20), session.task).await })
-            .is_err() {
-            gst::warning!(gst::CAT_DEFAULT, imp = self, "recorder did not stop within 20 s");
+        if block_on(
+            async move { tokio::time::timeout(Duration::from_secs(20), session.task).await },
+        )
+        .is_err()
+        {
+            gst::warning!(
+                gst::CAT_DEFAULT,
+                imp = self,
+                "recorder did not stop within 20 s"
+            );
         }
     }
 }
@@ -307,7 +314,10 @@ fn recorder_message(element: &super::RtcGateRecorder, event: RecorderEvent) {
             messages::post(
                 element,
                 "recording-started",
-                &[("member-id", member.as_str()), ("location", location.as_str())],
+                &[
+                    ("member-id", member.as_str()),
+                    ("location", location.as_str()),
+                ],
             )
         }
         RecorderEvent::Finished(summary) => {

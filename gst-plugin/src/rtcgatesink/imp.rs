@@ -136,18 +136,21 @@ impl ElementImpl for RtcGateSink {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            [("video_%u", MediaKind::Video), ("audio_%u", MediaKind::Audio)]
-                .into_iter()
-                .map(|(name, kind)| {
-                    gst::PadTemplate::new(
-                        name,
-                        gst::PadDirection::Sink,
-                        gst::PadPresence::Request,
-                        &caps::sink_caps(kind),
-                    )
-                    .expect("valid pad template")
-                })
-                .collect()
+            [
+                ("video_%u", MediaKind::Video),
+                ("audio_%u", MediaKind::Audio),
+            ]
+            .into_iter()
+            .map(|(name, kind)| {
+                gst::PadTemplate::new(
+                    name,
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Request,
+                    &caps::sink_caps(kind),
+                )
+                .expect("valid pad template")
+            })
+            .collect()
         });
         TEMPLATES.as_ref()
     }
@@ -193,7 +196,11 @@ impl ElementImpl for RtcGateSink {
                 Some(pad)
             }
             Err(error) => {
-                gst::error!(gst::CAT_DEFAULT, imp = self, "could not add pad {name}: {error}");
+                gst::error!(
+                    gst::CAT_DEFAULT,
+                    imp = self,
+                    "could not add pad {name}: {error}"
+                );
                 None
             }
         }
@@ -241,10 +248,13 @@ impl BinImpl for RtcGateSink {}
 
 impl RtcGateSink {
     fn start(&self) -> Result<(), gst::StateChangeError> {
-        let plan = lock(&self.settings).connection.validate().map_err(|message| {
-            gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", message));
-            gst::StateChangeError
-        })?;
+        let plan = lock(&self.settings)
+            .connection
+            .validate()
+            .map_err(|message| {
+                gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", message));
+                gst::StateChangeError
+            })?;
         // Tracks are made again from the next samples' caps.
         for input in lock(&self.inputs).values() {
             *lock(&input.track) = None;
@@ -267,9 +277,16 @@ impl RtcGateSink {
             return;
         };
         let _ = session.stop.send(true);
-        if block_on(async move { tokio::time::timeout(Duration::from_secs(10), session.task).await })
-            .is_err() {
-            gst::warning!(gst::CAT_DEFAULT, imp = self, "session did not stop within 10 s");
+        if block_on(
+            async move { tokio::time::timeout(Duration::from_secs(10), session.task).await },
+        )
+        .is_err()
+        {
+            gst::warning!(
+                gst::CAT_DEFAULT,
+                imp = self,
+                "session did not stop within 10 s"
+            );
         }
     }
 }

@@ -112,7 +112,11 @@ fn new_track(
 ) -> Result<LocalTrack, gst::FlowError> {
     let codec = sample.caps().and_then(caps::caps_codec).ok_or_else(|| {
         if let Some(bin) = bin.upgrade() {
-            gst::element_error!(bin, gst::StreamError::Format, ("Pad {} has no caps", track_id));
+            gst::element_error!(
+                bin,
+                gst::StreamError::Format,
+                ("Pad {} has no caps", track_id)
+            );
         }
         gst::FlowError::NotNegotiated
     })?;
@@ -134,7 +138,9 @@ fn new_track(
         runtime().spawn(async move {
             loop {
                 requests.keyframe_requested().await;
-                let Some(pad) = weak_pad.upgrade() else { return };
+                let Some(pad) = weak_pad.upgrade() else {
+                    return;
+                };
                 tracing::debug!(track = requests.id(), "keyframe requested");
                 pad.push_event(force_key_unit());
                 // Encoders need a moment; requests meanwhile are one.
@@ -158,7 +164,9 @@ fn force_key_unit() -> gst::Event {
 /// The core sample for a GStreamer sample: its bytes (not copied) at its
 /// running time.
 fn media_sample(sample: gst::Sample) -> Option<MediaSample> {
-    let segment = sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned());
+    let segment = sample
+        .segment()
+        .and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned());
     let buffer = sample.buffer_owned()?;
     let pts = buffer.pts().or(buffer.dts());
     let running = match (segment, pts) {

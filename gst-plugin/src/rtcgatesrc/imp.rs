@@ -175,16 +175,26 @@ impl RtcGateSrc {
             return;
         };
         let _ = session.stop.send(true);
-        if block_on(async move { tokio::time::timeout(Duration::from_secs(10), session.task).await })
-            .is_err()
+        if block_on(
+            async move { tokio::time::timeout(Duration::from_secs(10), session.task).await },
+        )
+        .is_err()
         {
-            gst::warning!(gst::CAT_DEFAULT, imp = self, "session did not stop within 10 s");
+            gst::warning!(
+                gst::CAT_DEFAULT,
+                imp = self,
+                "session did not stop within 10 s"
+            );
         }
     }
 
     /// Removes every output (their appsrc and ghost pad).
     fn remove_outputs(&self) {
-        let outputs: Vec<Output> = lock(&self.outputs).by_name.drain().map(|(_, o)| o).collect();
+        let outputs: Vec<Output> = lock(&self.outputs)
+            .by_name
+            .drain()
+            .map(|(_, o)| o)
+            .collect();
         for output in outputs {
             remove_output(&self.obj(), output);
         }
@@ -336,8 +346,12 @@ async fn feed(
     }
     let codec = track.codec();
     let made = {
-        let (element, name, first, outputs) =
-            (element.clone(), name.clone(), first.clone(), outputs.clone());
+        let (element, name, first, outputs) = (
+            element.clone(),
+            name.clone(),
+            first.clone(),
+            outputs.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             let element = element.upgrade()?;
             if lock(&outputs).eos {
@@ -373,7 +387,10 @@ async fn feed(
     let mut frame = Some(first);
     let mut discont = true;
     while let Some(current) = frame {
-        if appsrc.push_buffer(timeline.buffer(&current, discont)).is_err() {
+        if appsrc
+            .push_buffer(timeline.buffer(&current, discont))
+            .is_err()
+        {
             // Flushing (stopping) or EOS already sent.
             break;
         }
@@ -405,7 +422,9 @@ async fn feed(
         _ = stop.changed() => return,
     }
     let _ = tokio::task::spawn_blocking(move || {
-        let Some(element) = element.upgrade() else { return };
+        let Some(element) = element.upgrade() else {
+            return;
+        };
         let Some(output) = lock(&outputs).by_name.remove(&name) else {
             return;
         };

@@ -80,7 +80,9 @@ pub(crate) struct Timeline {
 impl Timeline {
     /// A timeline anchored at `first`, which arrived at `first.received_at`.
     pub(crate) fn new(element: &gst::Element, first: &EncodedFrame) -> Self {
-        let now = element.current_running_time().unwrap_or(gst::ClockTime::ZERO);
+        let now = element
+            .current_running_time()
+            .unwrap_or(gst::ClockTime::ZERO);
         let age = Instant::now().saturating_duration_since(first.received_at);
         let first_pts = now.saturating_sub(gst::ClockTime::from_nseconds(age.as_nanos() as u64));
         Self {
@@ -95,7 +97,8 @@ impl Timeline {
         let mut buffer = gst::Buffer::from_slice(frame.data.clone());
         {
             let buffer = buffer.get_mut().expect("new buffer is writable");
-            buffer.set_pts(self.first_pts + gst::ClockTime::from_nseconds(offset.as_nanos() as u64));
+            buffer
+                .set_pts(self.first_pts + gst::ClockTime::from_nseconds(offset.as_nanos() as u64));
             if !frame.keyframe {
                 buffer.set_flags(gst::BufferFlags::DELTA_UNIT);
             }

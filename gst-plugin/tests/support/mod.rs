@@ -66,8 +66,11 @@ pub fn start_server(rt: &tokio::runtime::Runtime) -> SignallingServer {
 pub fn start_server_without_rate_limit(rt: &tokio::runtime::Runtime) -> SignallingServer {
     let mut config = ServerConfig::default();
     config.rate_limit = rtcgate_core::signalling::server::RateLimitConfig::new(100_000.0, 100_000);
-    rt.block_on(SignallingServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config))
-        .expect("bind signalling server")
+    rt.block_on(SignallingServer::bind(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        config,
+    ))
+    .expect("bind signalling server")
 }
 
 /// The repository root.
@@ -83,7 +86,10 @@ pub fn join(rt: &tokio::runtime::Runtime, url: &str, room: &str, name: &str) -> 
 
 /// Adds VP8 and Opus tracks to `call` and plays the shipped clips into them
 /// in a loop. Abort the returned tasks to stop.
-pub fn send_test_pattern(rt: &tokio::runtime::Runtime, call: &Call) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn send_test_pattern(
+    rt: &tokio::runtime::Runtime,
+    call: &Call,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut players = Vec::new();
     for (codec, id, file) in [
         (Codec::Vp8, "native-cam", "examples/media/testsrc-vp8.ivf"),
@@ -194,7 +200,14 @@ pub fn packet_count(path: &Path, codec: &str) -> usize {
         .position(|c| c == codec)
         .unwrap_or_else(|| panic!("no {codec} stream in {}: {codecs:?}", path.display()));
     let output = Command::new("ffprobe")
-        .args(["-v", "error", "-of", "json", "-show_packets", "-select_streams"])
+        .args([
+            "-v",
+            "error",
+            "-of",
+            "json",
+            "-show_packets",
+            "-select_streams",
+        ])
         .arg(index.to_string())
         .arg(path)
         .output()
