@@ -108,6 +108,30 @@ fn sink_publishes_vp8_and_opus_into_a_call() {
         .expect("a keyframe after the request")
     });
 
+    // The stats property lists the core member, connected.
+    let sink = pipeline.by_name("sink").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let member_stats = loop {
+        let stats = sink.property::<gst::Array>("stats");
+        if let Some(first) = stats.first() {
+            break first.get::<gst::Structure>().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no stats");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        member_stats.get::<String>("connection-state").unwrap(),
+        "connected",
+        "{member_stats}"
+    );
+    assert!(
+        member_stats
+            .get::<String>("outbound")
+            .unwrap()
+            .contains("\"video\""),
+        "{member_stats}"
+    );
+
     // Leaving the pipeline: the member leaves the call.
     drop(stopper);
     next_event(&rt, &mut events, 30, "the sink to leave", |e| match e {

@@ -179,7 +179,7 @@ impl ElementImpl for RtcGateSink {
             } else {
                 &settings.audio_caps
             };
-            wanted.intersect(&templ.caps())
+            wanted.intersect(templ.caps())
         };
         let stream_id = self.obj().name().to_string();
         match input::create(
