@@ -213,3 +213,52 @@ fn src_output_decodes_in_decodebin_and_ends_on_eos() {
     rt.block_on(call.leave()).unwrap();
     rt.block_on(server.shutdown());
 }
+
+#[test]
+fn src_ends_with_eos_when_the_signalling_session_ends() {
+    init();
+    require_interfaces();
+    let rt = test_runtime();
+    let server = start_server(&rt);
+    let (call, _events) = join(&rt, &server.url(), "end-room", "native");
+    let players = send_test_pattern(&rt, &call);
+
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("rtcgatesrc")
+        .property("uri", server.url())
+        .property("room", "end-room")
+        .build()
+        .unwrap();
+    pipeline.add(&src).unwrap();
+    {
+        let pipeline = pipeline.downgrade();
+        src.connect_pad_added(move |_, pad| {
+            let pipeline = pipeline.upgrade().unwrap();
+            let sink = gst::ElementFactory::make("fakesink")
+                .property("async", false)
+                .build()
+                .unwrap();
+            pipeline.add(&sink).unwrap();
+            sink.sync_state_with_parent().unwrap();
+            pad.link(&sink.static_pad("sink").unwrap()).unwrap();
+        });
+    }
+    let stopper = Stopper(pipeline.clone());
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while src.src_pads().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no pads");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The server goes away: the call can learn nothing more, every pad ends.
+    rt.block_on(server.shutdown());
+    wait_message(&bus, 30, "EOS after the server stopped", |m| {
+        matches!(m.view(), gst::MessageView::Eos(_)).then_some(())
+    });
+    drop(stopper);
+    for player in players {
+        player.abort();
+    }
+    rt.block_on(call.leave()).unwrap();
+}
