@@ -20,10 +20,12 @@ mod rtcgaterecorder;
 mod rtcgatesink;
 mod rtcgatesrc;
 mod runtime;
+mod signaller;
 
 pub use rtcgaterecorder::RtcGateRecorder;
 pub use rtcgatesink::RtcGateSink;
 pub use rtcgatesrc::RtcGateSrc;
+pub use signaller::RtcGateSignaller;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     rtcgatesrc::register(plugin)?;

@@ -155,3 +155,23 @@ fn a_hundred_null_playing_cycles_without_deadlock() {
     rt.block_on(call.leave()).unwrap();
     rt.block_on(server.shutdown());
 }
+
+#[test]
+fn signaller_uri_is_the_uri_as_in_webrtcsink() {
+    init();
+    for element in ["rtcgatesrc", "rtcgatesink", "rtcgaterecorder"] {
+        let e = gst::parse::launch(&format!(
+            "{element} name=e signaller::uri=ws://10.99.0.1:1234/ws room=r"
+        ))
+        .unwrap();
+        assert_eq!(
+            e.property::<String>("uri"),
+            "ws://10.99.0.1:1234/ws",
+            "{element}"
+        );
+        let proxy = e.dynamic_cast_ref::<gst::ChildProxy>().unwrap();
+        let signaller = proxy.child_by_name("signaller").unwrap();
+        e.set_property("uri", "ws://127.0.0.1:1/ws");
+        assert_eq!(signaller.property::<String>("uri"), "ws://127.0.0.1:1/ws");
+    }
+}

@@ -47,6 +47,7 @@ impl Default for Settings {
 /// The `rtcgaterecorder` element.
 #[derive(Default)]
 pub struct RtcGateRecorder {
+    signaller: std::sync::OnceLock<crate::RtcGateSignaller>,
     settings: Mutex<Settings>,
     session: Mutex<Option<Session>>,
     stats: Arc<Mutex<gst::Array>>,
@@ -57,6 +58,7 @@ impl ObjectSubclass for RtcGateRecorder {
     const NAME: &'static str = "GstRtcGateRecorder";
     type Type = super::RtcGateRecorder;
     type ParentType = gst::Element;
+    type Interfaces = (gst::ChildProxy,);
 }
 
 impl ObjectImpl for RtcGateRecorder {
@@ -114,6 +116,29 @@ impl ObjectImpl for RtcGateRecorder {
 }
 
 impl GstObjectImpl for RtcGateRecorder {}
+
+impl ChildProxyImpl for RtcGateRecorder {
+    fn child_by_name(&self, name: &str) -> Option<glib::Object> {
+        (name == "signaller").then(|| self.signaller().upcast())
+    }
+
+    fn child_by_index(&self, index: u32) -> Option<glib::Object> {
+        (index == 0).then(|| self.signaller().upcast())
+    }
+
+    fn children_count(&self) -> u32 {
+        1
+    }
+}
+
+impl RtcGateRecorder {
+    /// The `signaller` child (made on first use).
+    fn signaller(&self) -> crate::RtcGateSignaller {
+        self.signaller
+            .get_or_init(|| crate::RtcGateSignaller::new(self.obj().upcast_ref()))
+            .clone()
+    }
+}
 
 impl ElementImpl for RtcGateRecorder {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {

@@ -16,7 +16,8 @@ mod imp;
 glib::wrapper! {
     /// The `rtcgaterecorder` element.
     pub struct RtcGateRecorder(ObjectSubclass<imp::RtcGateRecorder>)
-        @extends gst::Element, gst::Object;
+        @extends gst::Element, gst::Object,
+        @implements gst::ChildProxy;
 }
 
 /// Registers `rtcgaterecorder` with `plugin`.

@@ -45,6 +45,7 @@ impl Default for Settings {
 /// The `rtcgatesink` element.
 #[derive(Default)]
 pub struct RtcGateSink {
+    signaller: std::sync::OnceLock<crate::RtcGateSignaller>,
     settings: Mutex<Settings>,
     session: Mutex<Option<Session>>,
     inputs: Mutex<HashMap<String, Input>>,
@@ -57,6 +58,7 @@ impl ObjectSubclass for RtcGateSink {
     const NAME: &'static str = "GstRtcGateSink";
     type Type = super::RtcGateSink;
     type ParentType = gst::Bin;
+    type Interfaces = (gst::ChildProxy,);
 }
 
 impl ObjectImpl for RtcGateSink {
@@ -120,6 +122,32 @@ impl ObjectImpl for RtcGateSink {
 }
 
 impl GstObjectImpl for RtcGateSink {}
+
+impl ChildProxyImpl for RtcGateSink {
+    fn child_by_name(&self, name: &str) -> Option<glib::Object> {
+        if name == "signaller" {
+            return Some(self.signaller().upcast());
+        }
+        self.parent_child_by_name(name)
+    }
+
+    fn child_by_index(&self, index: u32) -> Option<glib::Object> {
+        self.parent_child_by_index(index)
+    }
+
+    fn children_count(&self) -> u32 {
+        self.parent_children_count()
+    }
+}
+
+impl RtcGateSink {
+    /// The `signaller` child (made on first use).
+    fn signaller(&self) -> crate::RtcGateSignaller {
+        self.signaller
+            .get_or_init(|| crate::RtcGateSignaller::new(self.obj().upcast_ref()))
+            .clone()
+    }
+}
 
 impl ElementImpl for RtcGateSink {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {

@@ -39,6 +39,7 @@ struct Outputs {
 /// The `rtcgatesrc` element.
 #[derive(Default)]
 pub struct RtcGateSrc {
+    signaller: std::sync::OnceLock<crate::RtcGateSignaller>,
     settings: Mutex<ConnectionSettings>,
     session: Mutex<Option<Session>>,
     outputs: Arc<Mutex<Outputs>>,
@@ -50,6 +51,7 @@ impl ObjectSubclass for RtcGateSrc {
     const NAME: &'static str = "GstRtcGateSrc";
     type Type = super::RtcGateSrc;
     type ParentType = gst::Bin;
+    type Interfaces = (gst::ChildProxy,);
 }
 
 impl ObjectImpl for RtcGateSrc {
@@ -78,6 +80,32 @@ impl ObjectImpl for RtcGateSrc {
 }
 
 impl GstObjectImpl for RtcGateSrc {}
+
+impl ChildProxyImpl for RtcGateSrc {
+    fn child_by_name(&self, name: &str) -> Option<glib::Object> {
+        if name == "signaller" {
+            return Some(self.signaller().upcast());
+        }
+        self.parent_child_by_name(name)
+    }
+
+    fn child_by_index(&self, index: u32) -> Option<glib::Object> {
+        self.parent_child_by_index(index)
+    }
+
+    fn children_count(&self) -> u32 {
+        self.parent_children_count()
+    }
+}
+
+impl RtcGateSrc {
+    /// The `signaller` child (made on first use).
+    fn signaller(&self) -> crate::RtcGateSignaller {
+        self.signaller
+            .get_or_init(|| crate::RtcGateSignaller::new(self.obj().upcast_ref()))
+            .clone()
+    }
+}
 
 impl ElementImpl for RtcGateSrc {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
