@@ -141,3 +141,65 @@ fn sink_publishes_vp8_and_opus_into_a_call() {
     rt.block_on(call.leave()).unwrap();
     rt.block_on(server.shutdown());
 }
+
+#[test]
+fn sink_encodes_raw_input_with_encoders_picked_by_rank() {
+    init();
+    require_interfaces();
+    let rt = test_runtime();
+    let server = start_server(&rt);
+    let (call, mut events) = join(&rt, &server.url(), "raw-room", "core-viewer");
+
+    // Raw video and audio: rtcgatesink puts vp8enc (video-caps asks for VP8)
+    // and opusenc in front of its pads.
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! sink.video_0 \
+         audiotestsrc is-live=true ! sink.audio_0 \
+         rtcgatesink name=sink uri={} room=raw-room display-name=gst-raw video-caps=video/x-vp8",
+        server.url()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let stopper = Stopper(pipeline.clone());
+    pipeline.set_state(gst::State::Playing).unwrap();
+
+    let mut video = None;
+    let mut audio = None;
+    while video.is_none() || audio.is_none() {
+        let track = next_event(&rt, &mut events, 30, "the sink's tracks", |e| match e {
+            CallEvent::TrackAdded(t) => Some(t.clone()),
+            _ => None,
+        });
+        match track.kind() {
+            MediaKind::Video => video = Some(track),
+            MediaKind::Audio => audio = Some(track),
+        }
+    }
+    let (video, audio) = (video.unwrap(), audio.unwrap());
+    assert_eq!(video.codec(), Codec::Vp8);
+    assert_eq!(audio.codec(), Codec::Opus);
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            let mut frames = video.subscribe();
+            video.request_keyframe().await.unwrap();
+            let key = loop {
+                let frame = frames.recv().await.expect("video frames");
+                if frame.keyframe {
+                    break frame;
+                }
+            };
+            let width = u16::from_le_bytes([key.data[6], key.data[7]]) & 0x3fff;
+            assert_eq!(width, 320);
+            let mut sound = audio.subscribe();
+            for _ in 0..20 {
+                assert!(!sound.recv().await.expect("audio frames").data.is_empty());
+            }
+        })
+        .await
+        .expect("encoded frames within 30 s")
+    });
+    drop(stopper);
+    rt.block_on(call.leave()).unwrap();
+    rt.block_on(server.shutdown());
+}

@@ -170,11 +170,13 @@ impl ElementImpl for RtcGateSink {
             ]
             .into_iter()
             .map(|(name, kind)| {
+                let mut caps = caps::sink_caps(kind);
+                caps.merge(super::encoder::raw_caps(kind));
                 gst::PadTemplate::new(
                     name,
                     gst::PadDirection::Sink,
                     gst::PadPresence::Request,
-                    &caps::sink_caps(kind),
+                    &caps,
                 )
                 .expect("valid pad template")
             })

@@ -1,12 +1,15 @@
 //! One request pad of `rtcgatesink`: an `appsink` behind a ghost pad whose
 //! samples go to a core `LocalTrack`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use gst::prelude::*;
-use rtcgate_core::{Call, LocalTrack, MediaSample};
+use rtcgate_core::{Call, LocalTrack, MediaKind, MediaSample};
+
+use super::encoder;
 
 use crate::caps;
 use crate::runtime::{block_on, runtime};
@@ -88,8 +91,60 @@ pub(crate) fn create(
     );
     bin.add(&appsink)?;
     let target = appsink.static_pad("sink").expect("appsink has a sink pad");
+    let kind = if templ.name_template().starts_with("video") {
+        MediaKind::Video
+    } else {
+        MediaKind::Audio
+    };
+    // Raw input is taken too: the first raw caps put an encoder chain in
+    // front of the appsink.
+    let mut offered = accepted.clone();
+    offered.merge(encoder::raw_caps(kind));
+    let encoding = Arc::new(AtomicBool::new(false));
+    let (query_offered, query_encoding) = (offered.clone(), encoding.clone());
+    let (weak_bin, weak_sink, chain_accepted) =
+        (bin.downgrade(), appsink.downgrade(), accepted.clone());
     let pad = gst::GhostPad::builder_from_template_with_target(templ, &target)?
         .name(name)
+        .query_function(move |pad, parent, query| {
+            if query_encoding.load(Ordering::SeqCst) {
+                return gst::Pad::query_default(pad, parent, query);
+            }
+            match query.view_mut() {
+                gst::QueryViewMut::Caps(q) => {
+                    let caps = match q.filter() {
+                        Some(filter) => filter
+                            .intersect_with_mode(&query_offered, gst::CapsIntersectMode::First),
+                        None => query_offered.clone(),
+                    };
+                    q.set_result(&caps);
+                    true
+                }
+                gst::QueryViewMut::AcceptCaps(q) => {
+                    let ok = q.caps().is_subset(&query_offered);
+                    q.set_result(ok);
+                    true
+                }
+                _ => gst::Pad::query_default(pad, parent, query),
+            }
+        })
+        .event_function(move |pad, parent, event| {
+            if let gst::EventView::Caps(c) = event.view()
+                && encoder::is_raw(c.caps())
+                && !encoding.load(Ordering::SeqCst)
+                && let (Some(bin), Some(appsink)) = (weak_bin.upgrade(), weak_sink.upgrade())
+            {
+                match insert_encoder(&bin, pad, &appsink, kind, &chain_accepted) {
+                    Ok(()) => encoding.store(true, Ordering::SeqCst),
+                    Err(message) => {
+                        tracing::warn!(%message, "no encoder chain");
+                        gst::element_error!(bin, gst::CoreError::MissingPlugin, ("{}", message));
+                        return false;
+                    }
+                }
+            }
+            gst::Pad::event_default(pad, parent, event)
+        })
         .build();
     appsink.sync_state_with_parent()?;
     pad.set_active(true)?;
@@ -99,6 +154,32 @@ pub(crate) fn create(
         pad,
         track,
     })
+}
+
+/// Puts converter(s) and an encoder between `pad` and `appsink`.
+fn insert_encoder(
+    bin: &gst::Bin,
+    pad: &gst::GhostPad,
+    appsink: &gst_app::AppSink,
+    kind: MediaKind,
+    accepted: &gst::Caps,
+) -> Result<(), String> {
+    let elements = encoder::chain(kind, accepted)?;
+    bin.add_many(&elements).map_err(|e| e.to_string())?;
+    gst::Element::link_many(&elements).map_err(|e| e.to_string())?;
+    // Retargeting unlinks the appsink from the ghost pad, so that the
+    // encoder can link to it (this runs in the pad's caps event: no buffer
+    // flows meanwhile).
+    let first = elements[0].static_pad("sink").expect("a sink pad");
+    pad.set_target(Some(&first)).map_err(|e| e.to_string())?;
+    let last = elements.last().expect("an encoder");
+    last.link(appsink).map_err(|e| e.to_string())?;
+    for element in &elements {
+        element
+            .sync_state_with_parent()
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// The track for a pad whose first sample is `sample`, with a task that

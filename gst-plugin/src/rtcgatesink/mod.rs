@@ -1,7 +1,8 @@
 //! `rtcgatesink`: publishes encoded media into a room.
 //!
-//! Request pads `video_%u` (VP8, VP9, H.264 byte-stream/au, AV1 obu-stream/tu)
-//! and `audio_%u` (Opus). Each pad becomes a core `LocalTrack` (track id = pad
+//! Request pads `video_%u` (VP8, VP9, H.264 byte-stream/au, AV1 obu-stream/tu,
+//! or raw video) and `audio_%u` (Opus or raw audio; raw media gets an encoder
+//! picked by rank). Each pad becomes a core `LocalTrack` (track id = pad
 //! name) once its caps are known; buffers are sent at their running time
 //! (the pad synchronises on the clock like any sink). Keyframe requests from
 //! the other members go upstream as force-key-unit events.
@@ -9,6 +10,7 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod encoder;
 mod imp;
 mod input;
 
