@@ -1,0 +1,392 @@
+//! What every element needs to join a room: the connection properties
+//! (named as webrtcsink names them), their validation, and the join itself,
+//! optionally with an embedded signalling server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gst::glib;
+use gst::prelude::*;
+use rtcgate_core::signalling::{JoinRequest, ServerConfig, SignallingServer, WsSignaller};
+use rtcgate_core::{Call, CallEvents, CallOptions, IceServer};
+
+/// Default signalling URL (the embedded server's default port, as webrtcsink's).
+pub(crate) const DEFAULT_URI: &str = "ws://127.0.0.1:8443/ws";
+/// Default display name.
+pub(crate) const DEFAULT_DISPLAY_NAME: &str = "gstreamer";
+const DEFAULT_SERVER_HOST: &str = "127.0.0.1";
+const DEFAULT_SERVER_PORT: u32 = 8443;
+/// How long joining may take before the element reports an error.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The connection properties shared by the elements.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionSettings {
+    pub uri: String,
+    pub room: Option<String>,
+    pub token: Option<String>,
+    pub display_name: String,
+    pub stun_server: Option<String>,
+    pub turn_servers: Vec<String>,
+    pub run_signalling_server: bool,
+    pub signalling_server_host: String,
+    pub signalling_server_port: u32,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        Self {
+            uri: DEFAULT_URI.to_owned(),
+            room: None,
+            token: None,
+            display_name: DEFAULT_DISPLAY_NAME.to_owned(),
+            stun_server: None,
+            turn_servers: Vec::new(),
+            run_signalling_server: false,
+            signalling_server_host: DEFAULT_SERVER_HOST.to_owned(),
+            signalling_server_port: DEFAULT_SERVER_PORT,
+        }
+    }
+}
+
+/// Property specs of [`ConnectionSettings`] (plus `stats`).
+pub(crate) fn properties() -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecString::builder("uri")
+            .nick("Signalling URI")
+            .blurb("WebSocket URL of the rtcgate signalling server (ws://host:port/ws); ignored with run-signalling-server")
+            .default_value(Some(DEFAULT_URI))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("room")
+            .nick("Room")
+            .blurb("Name of the room to join (required)")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("token")
+            .nick("Token")
+            .blurb("Access token of the room, when the server requires one")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("display-name")
+            .nick("Display name")
+            .blurb("Name the other members see")
+            .default_value(Some(DEFAULT_DISPLAY_NAME))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("stun-server")
+            .nick("STUN server")
+            .blurb("STUN server, stun://host:port (as webrtcsink) or stun:host:port")
+            .mutable_ready()
+            .build(),
+        gst::ParamSpecArray::builder("turn-servers")
+            .nick("TURN servers")
+            .blurb("TURN servers (UDP), each turn://user:password@host:port (as webrtcsink)")
+            .element_spec(
+                &glib::ParamSpecString::builder("turn-server")
+                    .nick("TURN server")
+                    .blurb("turn://user:password@host:port")
+                    .build(),
+            )
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecBoolean::builder("run-signalling-server")
+            .nick("Run signalling server")
+            .blurb("Run an embedded rtcgate signalling server on signalling-server-host:port and join through it")
+            .default_value(false)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("signalling-server-host")
+            .nick("Signalling server host")
+            .blurb("Address the embedded signalling server listens on")
+            .default_value(Some(DEFAULT_SERVER_HOST))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("signalling-server-port")
+            .nick("Signalling server port")
+            .blurb("Port the embedded signalling server listens on (0: any free port)")
+            .maximum(65535)
+            .default_value(DEFAULT_SERVER_PORT)
+            .mutable_ready()
+            .build(),
+        gst::ParamSpecArray::builder("stats")
+            .nick("Statistics")
+            .blurb("Latest statistics of the call: one structure per member with member, connection-state, candidate-pair, inbound and outbound (nested values as JSON text), refreshed every second")
+            .element_spec(
+                &glib::ParamSpecBoxed::builder::<gst::Structure>("member-stats")
+                    .nick("Member statistics")
+                    .blurb("Statistics of one member")
+                    .build(),
+            )
+            .read_only()
+            .build(),
+    ]
+}
+
+impl ConnectionSettings {
+    /// Sets a property of [`properties`]; false when `name` is not one of them.
+    pub(crate) fn set_property(&mut self, name: &str, value: &glib::Value) -> bool {
+        let string = || value.get::<Option<String>>().ok().flatten();
+        match name {
+            "uri" => self.uri = string().unwrap_or_else(|| DEFAULT_URI.to_owned()),
+            "room" => self.room = string().filter(|s| !s.is_empty()),
+            "token" => self.token = string().filter(|s| !s.is_empty()),
+            "display-name" => {
+                self.display_name = string().unwrap_or_else(|| DEFAULT_DISPLAY_NAME.to_owned())
+            }
+            "stun-server" => self.stun_server = string().filter(|s| !s.is_empty()),
+            "turn-servers" => {
+                self.turn_servers = value
+                    .get::<gst::Array>()
+                    .map(|array| {
+                        array
+                            .iter()
+                            .filter_map(|v| v.get::<String>().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+            "run-signalling-server" => self.run_signalling_server = value.get().unwrap_or(false),
+            "signalling-server-host" => {
+                self.signalling_server_host =
+                    string().unwrap_or_else(|| DEFAULT_SERVER_HOST.to_owned())
+            }
+            "signalling-server-port" => {
+                self.signalling_server_port = value.get().unwrap_or(DEFAULT_SERVER_PORT)
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Reads a property of [`properties`] (not `stats`).
+    pub(crate) fn property(&self, name: &str) -> Option<glib::Value> {
+        Some(match name {
+            "uri" => self.uri.to_value(),
+            "room" => self.room.to_value(),
+            "token" => self.token.to_value(),
+            "display-name" => self.display_name.to_value(),
+            "stun-server" => self.stun_server.to_value(),
+            "turn-servers" => {
+                gst::Array::new(self.turn_servers.iter().map(|s| s.to_send_value())).to_value()
+            }
+            "run-signalling-server" => self.run_signalling_server.to_value(),
+            "signalling-server-host" => self.signalling_server_host.to_value(),
+            "signalling-server-port" => self.signalling_server_port.to_value(),
+            _ => return None,
+        })
+    }
+
+    /// Checks the settings and turns them into what core takes; the error
+    /// says which property is wrong.
+    pub(crate) fn validate(&self) -> Result<Plan, String> {
+        let room = self
+            .room
+            .clone()
+            .ok_or_else(|| "the room property is not set".to_owned())?;
+        let server = if self.run_signalling_server {
+            let ip = self.signalling_server_host.parse().map_err(|_| {
+                format!(
+                    "signalling-server-host {:?} is not an IP address",
+                    self.signalling_server_host
+                )
+            })?;
+            Some(SocketAddr::new(ip, self.signalling_server_port as u16))
+        } else {
+            if !(self.uri.starts_with("ws://") || self.uri.starts_with("wss://")) {
+                return Err(format!("uri {:?} is not a ws:// or wss:// URL", self.uri));
+            }
+            None
+        };
+        let mut ice_servers = Vec::new();
+        if let Some(stun) = &self.stun_server {
+            ice_servers.push(IceServer::stun(parse_stun(stun)?));
+        }
+        for turn in &self.turn_servers {
+            ice_servers.push(parse_turn(turn)?);
+        }
+        Ok(Plan {
+            uri: self.uri.clone(),
+            server,
+            request: JoinRequest {
+                room,
+                display_name: self.display_name.clone(),
+                token: self.token.clone(),
+            },
+            options: CallOptions {
+                ice_servers,
+                ..Default::default()
+            },
+        })
+    }
+}
+
+fn parse_stun(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("stun://")
+        .or_else(|| url.strip_prefix("stun:"))
+        .ok_or_else(|| format!("stun-server {url:?} is not a stun:// URL"))?;
+    if rest.is_empty() {
+        return Err(format!("stun-server {url:?} has no host"));
+    }
+    Ok(format!("stun:{rest}"))
+}
+
+/// `turn://user:password@host:port` (webrtcsink's form) to a core TURN server.
+fn parse_turn(url: &str) -> Result<IceServer, String> {
+    let bad = || format!("turn-servers entry {url:?} is not turn://user:password@host:port");
+    let rest = url.strip_prefix("turn://").ok_or_else(bad)?;
+    let (credentials, host) = rest.rsplit_once('@').ok_or_else(bad)?;
+    let (user, password) = credentials.split_once(':').ok_or_else(bad)?;
+    if host.is_empty() || user.is_empty() {
+        return Err(bad());
+    }
+    Ok(IceServer::turn(format!("turn:{host}"), user, password))
+}
+
+/// Validated settings, ready to join.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    uri: String,
+    server: Option<SocketAddr>,
+    request: JoinRequest,
+    pub options: CallOptions,
+}
+
+/// A joined room: the call, and the embedded server when the element runs one.
+pub(crate) struct Connection {
+    pub call: Call,
+    server: Option<SignallingServer>,
+}
+
+impl Plan {
+    /// The room name.
+    pub(crate) fn room(&self) -> &str {
+        &self.request.room
+    }
+
+    /// Starts the embedded server if asked, then joins the room.
+    pub(crate) async fn join(self) -> Result<(Connection, CallEvents), String> {
+        let (url, server) = match self.server {
+            Some(addr) => {
+                let server = SignallingServer::bind(addr, ServerConfig::default())
+                    .await
+                    .map_err(|e| format!("could not start the signalling server on {addr}: {e}"))?;
+                (server.url(), Some(server))
+            }
+            None => (self.uri.clone(), None),
+        };
+        let signaller = Arc::new(WsSignaller::new(url.clone()));
+        let joined = tokio::time::timeout(
+            JOIN_TIMEOUT,
+            Call::join(signaller, self.request.clone(), self.options.clone()),
+        )
+        .await;
+        let failure = match joined {
+            Ok(Ok((call, events))) => return Ok((Connection { call, server }, events)),
+            Ok(Err(e)) => format!("could not join room {:?} at {url}: {e}", self.request.room),
+            Err(_) => format!(
+                "could not join room {:?} at {url}: no answer within {}s",
+                self.request.room,
+                JOIN_TIMEOUT.as_secs()
+            ),
+        };
+        if let Some(server) = server {
+            server.shutdown().await;
+        }
+        Err(failure)
+    }
+}
+
+impl Plan {
+    /// [`join`](Self::join), unless `stop` is set first: then the join goes
+    /// on in the background and whatever it joined is left at once (a join
+    /// cut short could otherwise leave a member behind on the server).
+    pub(crate) async fn join_unless_stopped(
+        self,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Option<Result<(Connection, CallEvents), String>> {
+        let mut join = tokio::spawn(self.join());
+        tokio::select! {
+            joined = &mut join => {
+                Some(joined.unwrap_or_else(|e| Err(format!("joining failed: {e}"))))
+            }
+            _ = stop.changed() => {
+                tokio::spawn(async move {
+                    if let Ok(Ok((connection, _))) = join.await {
+                        connection.close().await;
+                    }
+                });
+                None
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// Leaves the room and stops the embedded server.
+    pub(crate) async fn close(self) {
+        if let Err(error) = self.call.leave().await {
+            tracing::debug!(%error, "leaving the call");
+        }
+        if let Some(server) = self.server {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// The `stats` property value: one structure per member.
+pub(crate) fn stats_array(stats: &rtcgate_core::CallStats) -> gst::Array {
+    let json = serde_json::to_value(stats).unwrap_or_default();
+    let members = json["members"].as_array().cloned().unwrap_or_default();
+    gst::Array::new(members.iter().map(|member| {
+        let mut s = gst::Structure::builder("rtcgate-member-stats");
+        if let Some(object) = member.as_object() {
+            for (key, value) in object {
+                let key = key.replace('_', "-");
+                s = match value {
+                    serde_json::Value::String(v) => s.field(key, v.as_str()),
+                    serde_json::Value::Number(n) if n.is_u64() => {
+                        s.field(key, n.as_u64().unwrap_or_default())
+                    }
+                    serde_json::Value::Number(n) => s.field(key, n.as_f64().unwrap_or_default()),
+                    serde_json::Value::Bool(b) => s.field(key, *b),
+                    serde_json::Value::Null => s,
+                    other => s.field(key, other.to_string()),
+                };
+            }
+        }
+        s.build().to_send_value()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webrtcsink_style_ice_urls() {
+        assert_eq!(parse_stun("stun://h:3478").unwrap(), "stun:h:3478");
+        assert_eq!(parse_stun("stun:h:3478").unwrap(), "stun:h:3478");
+        assert!(parse_stun("http://h").is_err());
+        let turn = parse_turn("turn://u:p@10.0.0.1:3478").unwrap();
+        assert_eq!(turn.urls, ["turn:10.0.0.1:3478"]);
+        assert_eq!(
+            (turn.username.as_str(), turn.credential.as_str()),
+            ("u", "p")
+        );
+        assert!(parse_turn("turn://10.0.0.1:3478").is_err());
+    }
+
+    #[test]
+    fn room_and_uri_are_checked() {
+        let mut settings = ConnectionSettings::default();
+        assert!(settings.validate().unwrap_err().contains("room"));
+        settings.room = Some("r".into());
+        settings.uri = "http://x".into();
+        assert!(settings.validate().unwrap_err().contains("uri"));
+        settings.uri = DEFAULT_URI.into();
+        assert_eq!(settings.validate().unwrap().room(), "r");
+    }
+}
