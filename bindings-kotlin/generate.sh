@@ -6,7 +6,9 @@
 #
 #   bindings-kotlin/generate.sh            # build, generate, write
 #   bindings-kotlin/generate.sh --check    # build, generate, compare
-#   ... --no-build                         # use the library already built
+#   ... --no-build                         # use the library and generator already built
+#   ... --no-build-lib                     # use the library already built (CI: after
+#                                          #   `cargo build --workspace`), build the generator
 #
 # Writes:
 #   bindings-kotlin/src/main/kotlin/io/rtcgate/rtcgate.kt
@@ -22,11 +24,13 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 check=false
 build=true
+build_lib=true
 for arg in "$@"; do
   case "$arg" in
     --check) check=true ;;
     --no-build) build=false ;;
-    *) echo "usage: $0 [--check] [--no-build]" >&2; exit 2 ;;
+    --no-build-lib) build_lib=false ;;
+    *) echo "usage: $0 [--check] [--no-build | --no-build-lib]" >&2; exit 2 ;;
   esac
 done
 target="${CARGO_TARGET_DIR:-$root/target}"
@@ -42,7 +46,7 @@ if [ -z "$lib_version" ] || [ "$lib_version" != "$gen_version" ]; then
 fi
 
 if $build; then
-  cargo build --quiet --locked -p rtcgate-ffi --lib
+  if $build_lib; then cargo build --quiet --locked -p rtcgate-ffi --lib; fi
   cargo build --quiet --locked --manifest-path ffi-c/uniffi-bindgen/Cargo.toml
 fi
 lib="$target/debug/librtcgate.so"

@@ -310,3 +310,91 @@ impl From<rtcgate_core::Codec> for Codec {
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_map_to_their_kind() {
+        let e: RtcgateError = rtcgate_core::Error::InvalidArgument("x".into()).into();
+        assert!(matches!(e, RtcgateError::InvalidArgument { ref detail } if detail.contains('x')));
+        let e: RtcgateError = rtcgate_core::Error::Timeout("slow".into()).into();
+        assert!(matches!(e, RtcgateError::Timeout { .. }));
+        let e: RtcgateError = rtcgate_core::Error::Closed("call".into()).into();
+        assert!(matches!(e, RtcgateError::Closed { .. }));
+        let e: RtcgateError = rtcgate_core::Error::Signalling("refused".into()).into();
+        assert_eq!(e.to_string(), "signalling: signalling connection: refused");
+    }
+
+    #[test]
+    fn codecs_round_trip() {
+        for codec in rtcgate_core::Codec::ALL {
+            assert_eq!(rtcgate_core::Codec::from(Codec::from(codec)), codec);
+        }
+    }
+
+    #[test]
+    fn call_config_is_checked() {
+        let config = CallConfig {
+            ice_servers: vec![IceServerConfig {
+                urls: vec!["turn:10.0.0.1:3478".into()],
+                username: "u".into(),
+                credential: "p".into(),
+            }],
+            relay_only: true,
+            bind_address: Some("10.0.0.5:0".into()),
+            include_loopback: false,
+            join_timeout_ms: 0,
+        };
+        let (options, timeout) = config.to_options().unwrap();
+        assert_eq!(options.ice_servers[0].username, "u");
+        assert_eq!(
+            options.ice_transport_policy,
+            rtcgate_core::call::IceTransportPolicy::Relay
+        );
+        assert_eq!(options.udp_addrs, vec!["10.0.0.5:0".parse().unwrap()]);
+        assert!(timeout > Duration::ZERO);
+        let bad = CallConfig {
+            bind_address: Some("nowhere".into()),
+            ..config
+        };
+        assert!(matches!(
+            bad.to_options(),
+            Err(RtcgateError::InvalidArgument { .. })
+        ));
+    }
+
+    #[test]
+    fn a_subscription_delivers_until_its_pump_ends_and_stops_when_dropped() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sub = subscribe("rtcgate-test", async move {
+            for i in 0..3 {
+                tx.send(i).unwrap();
+            }
+        })
+        .unwrap();
+        block_on(sub.finished()).unwrap();
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![0, 1, 2]);
+
+        // A pump that never ends stops when its subscription is dropped.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let sub = subscribe("rtcgate-test", async move {
+            let _keep = tx;
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+        drop(sub);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
+            "the pump ended (its sender was dropped)"
+        );
+    }
+
+    #[test]
+    fn a_listener_that_panics_is_contained() {
+        assert!(!notify("test", || panic!("listener failed")));
+        assert!(notify("test", || {}));
+    }
+}
