@@ -353,7 +353,10 @@ mod tests {
             options.ice_transport_policy,
             rtcgate_core::call::IceTransportPolicy::Relay
         );
-        assert_eq!(options.udp_addrs, vec!["10.0.0.5:0".parse().unwrap()]);
+        assert_eq!(
+            options.udp_addrs,
+            vec!["10.0.0.5:0".parse::<std::net::SocketAddr>().unwrap()]
+        );
         assert!(timeout > Duration::ZERO);
         let bad = CallConfig {
             bind_address: Some("nowhere".into()),
