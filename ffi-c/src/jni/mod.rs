@@ -32,12 +32,12 @@ use rtcgate_core::{EncodedFrame, LocalTrack, MediaSample, RemoteTrack};
 const PIPE_CLASS: &str = "io/rtcgate/FramePipe";
 
 /// `nativePull`: no frame within the time limit.
-pub const PULL_TIMEOUT: jint = -1;
+const PULL_TIMEOUT: jint = -1;
 /// `nativePull`: the track ended.
-pub const PULL_ENDED: jint = -2;
+const PULL_ENDED: jint = -2;
 /// `nativePull`: the buffer is too small; the frame is kept for the next
 /// pull and its size written to the info buffer's first long.
-pub const PULL_TOO_SMALL: jint = -3;
+const PULL_TOO_SMALL: jint = -3;
 
 static VM: OnceLock<JavaVM> = OnceLock::new();
 
