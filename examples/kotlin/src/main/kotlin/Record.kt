@@ -18,7 +18,7 @@ import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeoutOrNull
 
-fun main(args: Array<String>) = runBlocking {
+fun main(args: Array<String>) = runBlocking<Unit> {
     if (args.size !in 3..4) {
         System.err.println("usage: record URL|embedded ROOM FOLDER [SECONDS]")
         exitProcess(2)
