@@ -5,6 +5,9 @@
 //! (`guard`), names objects by integer handles (`handles`), reports failures
 //! as negative codes with a per-thread message (`error`), and runs async
 //! work on the one runtime started by `rtcgate_init` (`runtime`).
+//!
+//! The same library carries the Kotlin/Swift bindings: uniffi exports in
+//! [`uniffi_bindings`] (`src/uniffi/`, see `docs/bindings.md`).
 
 // The entry points are for C callers: their pointer contracts are written in
 // the header (include/rtcgate.h), where `unsafe` means nothing. They check
@@ -27,6 +30,16 @@ pub mod recorder;
 pub mod remote_track;
 pub mod runtime;
 pub mod server;
+
+/// The uniffi exports (Kotlin and Swift are generated from them).
+#[path = "uniffi/mod.rs"]
+pub mod uniffi_bindings;
+
+uniffi::setup_scaffolding!("rtcgate");
+
+/// The JNI natives of `io.rtcgate.FramePipe` (the zero-copy frame path).
+#[path = "jni/mod.rs"]
+pub mod jni_pipe;
 
 use std::ffi::{c_char, c_int, c_void};
 

@@ -1,0 +1,4 @@
+//! `uniffi-bindgen` (Kotlin, Swift sources, ...) at the uniffi version of librtcgate.
+fn main() {
+    uniffi::uniffi_bindgen_main()
+}
