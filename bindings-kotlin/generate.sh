@@ -47,7 +47,9 @@ fi
 
 if $build; then
   if $build_lib; then cargo build --quiet --locked -p rtcgate-ffi --lib; fi
-  cargo build --quiet --locked --manifest-path ffi-c/uniffi-bindgen/Cargo.toml
+  # Its own workspace: without --target-dir it would build into
+  # ffi-c/uniffi-bindgen/target, not next to the library.
+  cargo build --quiet --locked --manifest-path ffi-c/uniffi-bindgen/Cargo.toml --target-dir "$target"
 fi
 lib="$target/debug/librtcgate.so"
 bindgen="$target/debug/uniffi-bindgen"
