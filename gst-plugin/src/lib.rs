@@ -20,6 +20,7 @@ mod rtcgaterecorder;
 mod rtcgatesink;
 mod rtcgatesrc;
 mod runtime;
+mod session;
 mod signaller;
 
 pub use rtcgaterecorder::RtcGateRecorder;

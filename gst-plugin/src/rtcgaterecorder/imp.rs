@@ -14,17 +14,12 @@ use tokio::sync::watch;
 
 use crate::connection::{self, ConnectionSettings, Plan};
 use crate::messages;
-use crate::runtime::{block_on, runtime};
+use crate::session::Session;
 
 const DEFAULT_LOCATION: &str = "recordings";
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-struct Session {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 struct Settings {
@@ -181,7 +176,7 @@ impl ElementImpl for RtcGateRecorder {
             return false;
         }
         // Close the files in the background, then post EOS.
-        let Some(session) = lock(&self.session).as_ref().map(|s| s.stop.clone()) else {
+        let Some(session) = lock(&self.session).as_ref().map(Session::stopper) else {
             return false;
         };
         let _ = session.send(true);
@@ -207,15 +202,11 @@ impl RtcGateRecorder {
             );
             return Err(gst::StateChangeError);
         }
-        let (stop, stop_rx) = watch::channel(false);
-        let task = runtime().spawn(run(
-            self.obj().downgrade(),
-            plan,
-            location,
-            stop_rx,
-            self.stats.clone(),
-        ));
-        *lock(&self.session) = Some(Session { stop, task });
+        let element = self.obj().downgrade();
+        let stats = self.stats.clone();
+        *lock(&self.session) = Some(Session::spawn(|stop| {
+            run(element, plan, location, stop, stats)
+        }));
         Ok(())
     }
 
@@ -223,12 +214,7 @@ impl RtcGateRecorder {
         let Some(session) = lock(&self.session).take() else {
             return;
         };
-        let _ = session.stop.send(true);
-        if block_on(
-            async move { tokio::time::timeout(Duration::from_secs(20), session.task).await },
-        )
-        .is_err()
-        {
+        if !session.stop(Duration::from_secs(20)) {
             gst::warning!(
                 gst::CAT_DEFAULT,
                 imp = self,

@@ -14,16 +14,12 @@ use tokio::sync::watch;
 
 use super::input::{self, Input, Publisher};
 use crate::connection::{self, ConnectionSettings, Plan};
-use crate::runtime::{block_on, runtime};
+use crate::runtime::runtime;
+use crate::session::Session;
 use crate::{caps, messages};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-struct Session {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 struct Settings {
@@ -290,15 +286,11 @@ impl RtcGateSink {
             *lock(&input.track) = None;
         }
         *lock(&self.publisher) = Publisher::default();
-        let (stop, stop_rx) = watch::channel(false);
-        let task = runtime().spawn(run(
-            self.obj().downgrade(),
-            plan,
-            stop_rx,
-            self.publisher.clone(),
-            self.stats.clone(),
-        ));
-        *lock(&self.session) = Some(Session { stop, task });
+        let element = self.obj().downgrade();
+        let (publisher, stats) = (self.publisher.clone(), self.stats.clone());
+        *lock(&self.session) = Some(Session::spawn(|stop| {
+            run(element, plan, stop, publisher, stats)
+        }));
         Ok(())
     }
 
@@ -306,12 +298,7 @@ impl RtcGateSink {
         let Some(session) = lock(&self.session).take() else {
             return;
         };
-        let _ = session.stop.send(true);
-        if block_on(
-            async move { tokio::time::timeout(Duration::from_secs(10), session.task).await },
-        )
-        .is_err()
-        {
+        if !session.stop(Duration::from_secs(10)) {
             gst::warning!(
                 gst::CAT_DEFAULT,
                 imp = self,

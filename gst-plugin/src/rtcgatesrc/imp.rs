@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use super::gate::Gates;
 use super::output::{self, Output, Timeline};
 use crate::connection::{self, ConnectionSettings, Plan};
-use crate::runtime::{block_on, runtime};
+use crate::session::Session;
 use crate::{caps, messages};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -22,11 +22,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The running session (between READY→PAUSED and PAUSED→READY).
-struct Session {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
 /// What the streaming side shares with the element.
 #[derive(Default)]
 struct Outputs {
@@ -185,15 +180,11 @@ impl RtcGateSrc {
         })?;
         lock(&self.outputs).eos = false;
         *lock(&self.stats) = gst::Array::new(Vec::<glib::SendValue>::new());
-        let (stop, stop_rx) = watch::channel(false);
-        let task = runtime().spawn(run(
-            self.obj().downgrade(),
-            plan,
-            stop_rx,
-            self.outputs.clone(),
-            self.stats.clone(),
-        ));
-        *lock(&self.session) = Some(Session { stop, task });
+        let element = self.obj().downgrade();
+        let (outputs, stats) = (self.outputs.clone(), self.stats.clone());
+        *lock(&self.session) = Some(Session::spawn(|stop| {
+            run(element, plan, stop, outputs, stats)
+        }));
         Ok(())
     }
 
@@ -202,12 +193,7 @@ impl RtcGateSrc {
         let Some(session) = lock(&self.session).take() else {
             return;
         };
-        let _ = session.stop.send(true);
-        if block_on(
-            async move { tokio::time::timeout(Duration::from_secs(10), session.task).await },
-        )
-        .is_err()
-        {
+        if !session.stop(Duration::from_secs(10)) {
             gst::warning!(
                 gst::CAT_DEFAULT,
                 imp = self,
