@@ -41,6 +41,8 @@ pub struct Config {
     pub reliable: TransferPlan,
     /// Unordered/unreliable transfer.
     pub unreliable: TransferPlan,
+    /// Reliable transfer over the emulated wide-area path.
+    pub lossy: TransferPlan,
     /// Join → channel-open samples per stack.
     pub joins: usize,
     /// Pair counts of the memory section.
@@ -64,16 +66,24 @@ pub enum Section {
     Join,
     /// Memory per connected idle pair.
     Memory,
+    /// Reliable throughput over an emulated 20 ms RTT, 1 % loss path.
+    Lossy,
 }
 
 impl Section {
-    const ALL: [Section; 3] = [Section::Throughput, Section::Join, Section::Memory];
+    const ALL: [Section; 4] = [
+        Section::Throughput,
+        Section::Lossy,
+        Section::Join,
+        Section::Memory,
+    ];
 
     fn parse(word: &str) -> Option<Section> {
         match word {
             "throughput" => Some(Section::Throughput),
             "join" => Some(Section::Join),
             "memory" => Some(Section::Memory),
+            "lossy" => Some(Section::Lossy),
             _ => None,
         }
     }
@@ -82,7 +92,7 @@ impl Section {
 impl Config {
     /// Quick mode when `RTCGATE_BENCH_QUICK` is set (not `0`) or `--quick` is given;
     /// `RTCGATE_BENCH_ROUNDS` overrides the number of transfer rounds.
-    /// Words `throughput`, `join`, `memory` select sections (default all);
+    /// Words `throughput`, `lossy`, `join`, `memory` select sections (default all);
     /// everything else (`--bench` from cargo) is ignored.
     pub fn from_args(args: &[String]) -> Config {
         let quick = args.iter().any(|a| a == "--quick")
@@ -99,6 +109,7 @@ impl Config {
         {
             config.reliable.rounds = rounds;
             config.unreliable.rounds = rounds;
+            config.lossy.rounds = rounds;
         }
         config
     }
@@ -126,6 +137,17 @@ impl Config {
                 // Each run takes well under 2 s but varies ±50 %: more of them.
                 rounds: 15,
             },
+            lossy: TransferPlan {
+                reliable: true,
+                message_size: 16 * KIB,
+                // ~0.5–1 MB/s is what loss-based congestion control gets at 1 % loss
+                // and 20 ms RTT (Mathis et al.): 8 MiB take 10–20 s.
+                total_bytes: 8 * MIB,
+                high_water: MIB,
+                low_water: 512 * KIB,
+                timeout: Duration::from_secs(120),
+                rounds: 3,
+            },
             joins: 50,
             memory_pairs: vec![20, 100],
             memory_concurrency: 8,
@@ -150,6 +172,12 @@ impl Config {
                 timeout: Duration::from_secs(15),
                 rounds: 1,
                 ..full.unreliable
+            },
+            lossy: TransferPlan {
+                total_bytes: MIB,
+                timeout: Duration::from_secs(30),
+                rounds: 1,
+                ..full.lossy
             },
             joins: 4,
             memory_pairs: vec![3, 6],

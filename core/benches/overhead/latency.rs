@@ -1,10 +1,12 @@
-//! Join → first data channel open, sampled alternately on both stacks.
+//! Join → first data channel open, sampled alternately on rtcgate and raw
+//! webrtc, then by each anchor program (its own pairs, its own samples).
 
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::report::Row;
-use crate::stack::Stack;
+use crate::stack::{Contender, Stack};
+use crate::throughput::column;
 
 /// Setup times of one stack.
 #[derive(Debug, Default, Clone)]
@@ -25,22 +27,37 @@ impl Samples {
     }
 }
 
-/// Takes `config.joins` samples per stack and returns the p50/p95 table rows.
-pub async fn run(config: &Config, url: &str) -> Vec<Row> {
+/// Takes `config.joins` samples per contender and returns the p50/p95 table rows.
+pub async fn run(config: &Config, url: &str, contenders: &[Contender]) -> Vec<Row> {
     println!(
         "\njoin → data channel open ({} samples per stack)",
         config.joins
     );
+    let mut samples: [Samples; 4] = Default::default();
     let (gate, raw) = sample(config, url).await;
+    samples[column(Contender::Local(Stack::Rtcgate))] = gate;
+    samples[column(Contender::Local(Stack::Raw))] = raw;
+    for &contender in contenders {
+        let Contender::Anchor(anchor) = contender else {
+            continue;
+        };
+        let measured = &mut samples[column(contender)];
+        match anchor.joins(config.joins).await {
+            Ok(times) => measured.times = times,
+            Err(err) => {
+                println!("  {:<10} failed: {err}", anchor.name());
+                measured.failures = config.joins;
+            }
+        }
+        print_samples(anchor.name(), measured);
+    }
     let ms = |s: &Samples, p| s.percentile(p).map(|d| d.as_secs_f64() * 1e3);
     [50.0, 95.0]
         .into_iter()
         .map(|p| {
-            Row::new(
-                format!("join → channel open p{p:.0} (ms)"),
-                ms(&gate, p),
-                ms(&raw, p),
-            )
+            Row::of(format!("join → channel open p{p:.0} (ms)"), |c| {
+                ms(&samples[column(c)], p)
+            })
             .decimals(0)
         })
         .collect()
@@ -72,18 +89,21 @@ async fn sample(config: &Config, url: &str) -> (Samples, Samples) {
             }
         }
     }
-    for (stack, samples) in [(Stack::Rtcgate, &gate), (Stack::Raw, &raw)] {
-        let ms = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
-        println!(
-            "  {:<8} {} samples, {} failed: min {:.0} ms, p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
-            stack.name(),
-            samples.times.len(),
-            samples.failures,
-            ms(samples.percentile(0.0)),
-            ms(samples.percentile(50.0)),
-            ms(samples.percentile(95.0)),
-            ms(samples.percentile(100.0)),
-        );
-    }
+    print_samples(Stack::Rtcgate.name(), &gate);
+    print_samples(Stack::Raw.name(), &raw);
     (gate, raw)
+}
+
+fn print_samples(name: &str, samples: &Samples) {
+    let ms = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
+    println!(
+        "  {:<10} {} samples, {} failed: min {:.0} ms, p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        name,
+        samples.times.len(),
+        samples.failures,
+        ms(samples.percentile(0.0)),
+        ms(samples.percentile(50.0)),
+        ms(samples.percentile(95.0)),
+        ms(samples.percentile(100.0)),
+    );
 }

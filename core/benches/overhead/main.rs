@@ -1,10 +1,16 @@
-//! rtcgate against raw webrtc 0.21, side by side in one run:
+//! rtcgate against raw webrtc 0.21, GStreamer webrtcbin and aiortc, side by
+//! side in one run:
 //!
 //! 1. data-channel throughput (reliable/ordered 16 KiB messages with
 //!    buffered-amount back-pressure; unordered/unreliable 1 KiB messages),
 //!    with process CPU time;
-//! 2. join → first data channel open (p50/p95);
-//! 3. resident memory per connected idle pair (N = 20 and 100).
+//! 2. reliable throughput over an emulated 20 ms RTT, 1 % loss path;
+//! 3. join → first data channel open (p50/p95);
+//! 4. resident memory per connected idle pair (N = 20 and 100).
+//!
+//! webrtcbin and aiortc are Python programs run as child processes
+//! (`core/benches/anchors/`, set up by its `setup.sh`); `core/benches/transport.sh`
+//! does the set-up, the build and the run in one command.
 //!
 //! Needs non-loopback interfaces (ICE skips loopback): build outside, run inside
 //! the network namespace wrapper —
@@ -15,12 +21,14 @@
 //! RTCGATE_BENCH_QUICK=1 .ci/with-netns cargo bench -p rtcgate-core --offline --bench overhead
 //! ```
 //!
-//! Extra words after `--` pick sections: `throughput`, `join`, `memory`.
+//! Extra words after `--` pick sections: `throughput`, `lossy`, `join`, `memory`.
 //! See docs/benchmarks.md for the recorded figures.
 
+mod anchors;
 mod config;
 mod gate;
 mod latency;
+mod lossy;
 mod memory;
 mod raw;
 mod report;
@@ -28,6 +36,14 @@ mod stack;
 mod sys;
 mod throughput;
 mod transfer;
+
+/// The test helpers for network paths, shared with `core/tests`.
+#[allow(dead_code)]
+#[path = "../../tests/support"]
+mod support {
+    pub mod netem;
+    pub mod path;
+}
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -96,18 +112,30 @@ async fn run(config: Config) -> BenchResult<()> {
         if config.quick { "quick" } else { "full" },
         sys::machine_description()
     );
+    let contenders = stack::Contender::available();
+    println!(
+        "contenders: {}",
+        contenders
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let server = start_server().await?;
     let url = server.url();
     let mut rows = Vec::new();
     if config.runs(Section::Throughput) {
-        rows.extend(throughput::run(&config, &url).await);
+        rows.extend(throughput::run(&config, &url, &contenders).await);
+    }
+    if config.runs(Section::Lossy) {
+        rows.extend(lossy::run(&config, &url, &contenders).await);
     }
     if config.runs(Section::Join) {
-        rows.extend(latency::run(&config, &url).await);
+        rows.extend(latency::run(&config, &url, &contenders).await);
     }
     server.shutdown().await;
     if config.runs(Section::Memory) {
-        rows.extend(memory::run(&config).await);
+        rows.extend(memory::run(&config, &contenders).await);
     }
     println!("\n{}", report::table(&rows));
     println!("total time {:.0} s", started.elapsed().as_secs_f64());

@@ -22,7 +22,7 @@ use rtcgate_core::{Call, CallEvents, CallOptions};
 use crate::BenchResult;
 use crate::config::Config;
 use crate::report::Row;
-use crate::stack::{Pair, Stack};
+use crate::stack::{Contender, Pair, Stack};
 use crate::sys;
 
 /// What a memory measurement holds open, per pair.
@@ -160,10 +160,29 @@ impl Measurement {
     }
 }
 
-/// Measures every subject for every N and returns the table rows.
-pub async fn run(config: &Config) -> Vec<Row> {
+/// Measures every subject (and anchor) for every N and returns the table rows.
+pub async fn run(config: &Config, contenders: &[Contender]) -> Vec<Row> {
     println!("\nmemory per connected idle pair (one child process per measurement)");
     let results = measure_all(config).await;
+    let mut anchors: Vec<(Contender, usize, f64)> = Vec::new();
+    for &pairs in &config.memory_pairs {
+        for &contender in contenders {
+            let Contender::Anchor(anchor) = contender else {
+                continue;
+            };
+            match anchor.memory_per_pair(pairs).await {
+                Ok(bytes) => {
+                    println!(
+                        "  {:<10} N={pairs:<3} {:.0} KiB per pair",
+                        anchor.name(),
+                        bytes / 1024.0
+                    );
+                    anchors.push((contender, pairs, bytes / 1024.0));
+                }
+                Err(err) => println!("  {:<10} N={pairs:<3} failed: {err}", anchor.name()),
+            }
+        }
+    }
     let kib = |subject, pairs| {
         results.iter().find_map(|(s, n, m)| match m {
             Ok(m) if *s == subject && *n == pairs => Some(m.per_pair() / 1024.0),
@@ -173,10 +192,15 @@ pub async fn run(config: &Config) -> Vec<Row> {
     let mut rows = Vec::new();
     for &pairs in &config.memory_pairs {
         rows.push(
-            Row::new(
+            Row::of(
                 format!("memory per idle pair, N={pairs} (KiB RSS)"),
-                kib(Subject::Pair(Stack::Rtcgate), pairs),
-                kib(Subject::Pair(Stack::Raw), pairs),
+                |c| match c {
+                    Contender::Local(stack) => kib(Subject::Pair(stack), pairs),
+                    Contender::Anchor(_) => anchors
+                        .iter()
+                        .find(|(a, n, _)| *a == c && *n == pairs)
+                        .map(|(_, _, kib)| *kib),
+                },
             )
             .decimals(0),
         );

@@ -1,26 +1,35 @@
-//! The summary table: one row per figure, rtcgate next to raw webrtc, and
-//! their ratio. Printed as Markdown so it can go straight into docs/benchmarks.md.
+//! The summary table: one row per figure, rtcgate next to raw webrtc, GStreamer
+//! webrtcbin and aiortc, and the ratios rtcgate/each. Printed as Markdown so it
+//! can go straight into docs/benchmarks.md.
 
-/// One figure measured on both stacks.
+use crate::stack::Contender;
+
+/// One figure measured on every contender that could be measured.
 #[derive(Debug, Clone)]
 pub struct Row {
     /// What was measured, with its unit.
     pub label: String,
-    /// rtcgate's value (`None` when it could not be measured).
-    pub rtcgate: Option<f64>,
-    /// Raw webrtc's value.
-    pub raw: Option<f64>,
+    /// Values in [`Contender::COLUMNS`] order (`None`: not measured).
+    pub values: [Option<f64>; 4],
     /// Decimals to print.
     pub decimals: usize,
 }
 
 impl Row {
-    /// A row with both values.
+    /// A row with rtcgate's and raw webrtc's values.
     pub fn new(label: impl Into<String>, rtcgate: Option<f64>, raw: Option<f64>) -> Row {
         Row {
             label: label.into(),
-            rtcgate,
-            raw,
+            values: [rtcgate, raw, None, None],
+            decimals: 1,
+        }
+    }
+
+    /// A row with a value per contender (missing ones `None`).
+    pub fn of(label: impl Into<String>, value: impl Fn(Contender) -> Option<f64>) -> Row {
+        Row {
+            label: label.into(),
+            values: Contender::COLUMNS.map(value),
             decimals: 1,
         }
     }
@@ -31,48 +40,56 @@ impl Row {
         self
     }
 
-    fn ratio(&self) -> Option<f64> {
-        match (self.rtcgate, self.raw) {
-            (Some(gate), Some(raw)) if raw != 0.0 && gate.is_finite() && raw.is_finite() => {
-                Some(gate / raw)
+    /// rtcgate's value divided by column `column`'s.
+    fn ratio(&self, column: usize) -> Option<f64> {
+        match (self.values[0], self.values[column]) {
+            (Some(gate), Some(other)) if other != 0.0 && gate.is_finite() && other.is_finite() => {
+                Some(gate / other)
             }
             _ => None,
         }
     }
 }
 
-/// Formats `rows` as a Markdown table.
+/// Formats `rows` as a Markdown table; columns nobody measured are left out.
 pub fn table(rows: &[Row]) -> String {
+    let measured: Vec<usize> = (0..Contender::COLUMNS.len())
+        .filter(|&c| c == 0 || rows.iter().any(|r| r.values[c].is_some()))
+        .collect();
     let cell = |value: Option<f64>, decimals: usize| match value {
         Some(v) if v.is_finite() => format!("{v:.decimals$}"),
         _ => "–".to_owned(),
     };
-    let lines: Vec<[String; 4]> = rows
+    let mut header = vec!["measurement".to_owned()];
+    header.extend(
+        measured
+            .iter()
+            .map(|&c| Contender::COLUMNS[c].name().to_owned()),
+    );
+    header.extend(
+        measured
+            .iter()
+            .skip(1)
+            .map(|&c| format!("rtcgate/{}", Contender::COLUMNS[c].name())),
+    );
+    let lines: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
-            [
-                row.label.clone(),
-                cell(row.rtcgate, row.decimals),
-                cell(row.raw, row.decimals),
-                cell(row.ratio(), 2),
-            ]
+            let mut line = vec![row.label.clone()];
+            line.extend(measured.iter().map(|&c| cell(row.values[c], row.decimals)));
+            line.extend(measured.iter().skip(1).map(|&c| cell(row.ratio(c), 2)));
+            line
         })
         .collect();
-    let header = [
-        "measurement".to_owned(),
-        "rtcgate".to_owned(),
-        "raw webrtc".to_owned(),
-        "rtcgate/raw".to_owned(),
-    ];
-    let mut widths = header.clone().map(|h| h.chars().count());
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for line in &lines {
         for (width, text) in widths.iter_mut().zip(line) {
             *width = (*width).max(text.chars().count());
         }
     }
-    let format_line = |cells: &[String; 4]| {
+    let format_line = |cells: &[String]| {
         let mut out = String::from("|");
-        for (i, (text, width)) in cells.iter().zip(widths).enumerate() {
+        for (i, (text, width)) in cells.iter().zip(&widths).enumerate() {
             let pad = width - text.chars().count();
             if i == 0 {
                 out += &format!(" {text}{} |", " ".repeat(pad));

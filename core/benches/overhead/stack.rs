@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use webrtc::data_channel::RTCDataChannelInit;
 
 use crate::BenchResult;
+use crate::anchors::Anchor;
 use crate::gate::{GatePair, GateReceiver, GateSender};
 use crate::raw::{RawPair, RawReceiver, RawSender};
 use crate::transfer::{ChannelReceiver, ChannelSender};
@@ -64,6 +65,41 @@ impl Stack {
         tokio::time::timeout(timeout, connecting)
             .await
             .map_err(|_| format!("{} pair did not connect within {timeout:?}", self.name()))?
+    }
+}
+
+/// Any stack of the comparison: in this process, or a Python program run as a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contender {
+    /// rtcgate or raw webrtc, in this process.
+    Local(Stack),
+    /// webrtcbin or aiortc, in a child process.
+    Anchor(Anchor),
+}
+
+impl Contender {
+    /// The table's columns, rtcgate first (the ratios divide it by the others).
+    pub const COLUMNS: [Contender; 4] = [
+        Contender::Local(Stack::Rtcgate),
+        Contender::Local(Stack::Raw),
+        Contender::Anchor(Anchor::Webrtcbin),
+        Contender::Anchor(Anchor::Aiortc),
+    ];
+
+    /// Name used in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Contender::Local(Stack::Raw) => "raw webrtc",
+            Contender::Local(stack) => stack.name(),
+            Contender::Anchor(anchor) => anchor.name(),
+        }
+    }
+
+    /// rtcgate, raw webrtc, and the anchors available here.
+    pub fn available() -> Vec<Contender> {
+        let mut all: Vec<Contender> = Stack::BOTH.into_iter().map(Contender::Local).collect();
+        all.extend(Anchor::available().into_iter().map(Contender::Anchor));
+        all
     }
 }
 

@@ -4,64 +4,77 @@
 use crate::BenchResult;
 use crate::config::{Config, TransferPlan};
 use crate::report::Row;
-use crate::stack::Stack;
+use crate::stack::Contender;
 use crate::transfer::{self, TransferResult};
 
+/// Transfer results per table column ([`Contender::COLUMNS`] order).
+pub type Results = [Vec<TransferResult>; 4];
+
 /// Runs the reliable and the unreliable plan and returns their table rows.
-pub async fn run(config: &Config, url: &str) -> Vec<Row> {
+pub async fn run(config: &Config, url: &str, contenders: &[Contender]) -> Vec<Row> {
     let mut rows = Vec::new();
     for plan in [config.reliable, config.unreliable] {
-        let (gate, raw) = transfers(config, url, plan).await;
-        rows.extend(table_rows(plan, &gate, &raw));
+        println!(
+            "\n{} {} KiB messages, {} MiB, pause above {} KiB buffered, resume at {} KiB",
+            kind(plan),
+            plan.message_size / 1024,
+            plan.total_bytes >> 20,
+            plan.high_water / 1024,
+            plan.low_water / 1024
+        );
+        let results = transfers(config, url, plan, contenders, kind(plan)).await;
+        rows.extend(table_rows(plan, &results, kind(plan)));
     }
     rows
 }
 
-/// Runs `plan` `plan.rounds` times on each stack (the stack that goes first
-/// alternates) and returns the results per stack.
-async fn transfers(
+/// The column of `contender` in the table.
+pub fn column(contender: Contender) -> usize {
+    Contender::COLUMNS
+        .iter()
+        .position(|&c| c == contender)
+        .expect("every contender has a column")
+}
+
+/// Runs `plan` `plan.rounds` times on each contender (the order rotates from
+/// round to round, so that none always goes first) and returns the results.
+pub async fn transfers(
     config: &Config,
     url: &str,
     plan: TransferPlan,
-) -> (Vec<TransferResult>, Vec<TransferResult>) {
-    println!(
-        "\n{} {} KiB messages, {} MiB, pause above {} KiB buffered, resume at {} KiB",
-        kind(plan),
-        plan.message_size / 1024,
-        plan.total_bytes >> 20,
-        plan.high_water / 1024,
-        plan.low_water / 1024
-    );
-    let (mut gate, mut raw) = (Vec::new(), Vec::new());
+    contenders: &[Contender],
+    room_prefix: &str,
+) -> Results {
+    let mut results = Results::default();
     for round in 0..plan.rounds {
-        let mut order = Stack::BOTH;
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for stack in order {
-            let room = format!("throughput-{}-{round}", kind(plan));
-            match transfer(config, url, &room, stack, plan).await {
+        let mut order = contenders.to_vec();
+        let shift = round % order.len().max(1);
+        order.rotate_left(shift);
+        for contender in order {
+            let room = format!("throughput-{room_prefix}-{round}");
+            match transfer(config, url, &room, contender, plan).await {
                 Ok(result) => {
-                    print_transfer(stack, round, &result);
-                    match stack {
-                        Stack::Rtcgate => gate.push(result),
-                        Stack::Raw => raw.push(result),
-                    }
+                    print_transfer(contender, round, &result);
+                    results[column(contender)].push(result);
                 }
-                Err(err) => println!("  {:<8} round {round}: failed: {err}", stack.name()),
+                Err(err) => println!("  {:<10} round {round}: failed: {err}", contender.name()),
             }
         }
     }
-    (gate, raw)
+    results
 }
 
 async fn transfer(
     config: &Config,
     url: &str,
     room: &str,
-    stack: Stack,
+    contender: Contender,
     plan: TransferPlan,
 ) -> BenchResult<TransferResult> {
+    let stack = match contender {
+        Contender::Local(stack) => stack,
+        Contender::Anchor(anchor) => return anchor.transfer(plan).await,
+    };
     let (pair, _) = stack
         .connect(url, room, plan.reliable, config.connect_timeout)
         .await?;
@@ -79,11 +92,11 @@ fn kind(plan: TransferPlan) -> &'static str {
     }
 }
 
-fn print_transfer(stack: Stack, round: usize, r: &TransferResult) {
+fn print_transfer(contender: Contender, round: usize, r: &TransferResult) {
     println!(
-        "  {:<8} round {round}: {:>6.1} MB/s, {}/{} messages in {:.2} s, CPU {:.2} s, \
+        "  {:<10} round {round}: {:>6.1} MB/s, {}/{} messages in {:.2} s, CPU {:.2} s, \
          {} stalls > {} ms ({:.1} s), {} UDP receive-buffer drops, corrupt {}, out of order {}, duplicates {}{}{}",
-        stack.name(),
+        contender.name(),
         r.mb_per_s(),
         r.delivered_messages,
         r.offered_messages,
@@ -110,78 +123,59 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     values.get(values.len() / 2).copied()
 }
 
-fn table_rows(plan: TransferPlan, gate: &[TransferResult], raw: &[TransferResult]) -> Vec<Row> {
+/// The table rows of `plan`'s results, labelled with `what`.
+pub fn table_rows(plan: TransferPlan, results: &Results, what: &str) -> Vec<Row> {
     let size = format!("{} KiB", plan.message_size / 1024);
-    let stat = |results: &[TransferResult], f: fn(&TransferResult) -> f64| {
-        median(results.iter().map(f).collect())
+    let stat = |f: fn(&TransferResult) -> f64| {
+        move |c: Contender| median(results[column(c)].iter().map(f).collect())
     };
-    let mut rows = vec![Row::new(
-        format!("{} {size} throughput (MB/s)", kind(plan)),
-        stat(gate, TransferResult::mb_per_s),
-        stat(raw, TransferResult::mb_per_s),
+    let mut rows = vec![Row::of(
+        format!("{what} {size} throughput (MB/s)"),
+        stat(TransferResult::mb_per_s),
     )];
-    rows.push(Row::new(
-        format!("{} {size} throughput outside stalls (MB/s)", kind(plan)),
-        stat(gate, TransferResult::active_mb_per_s),
-        stat(raw, TransferResult::active_mb_per_s),
+    rows.push(Row::of(
+        format!("{what} {size} throughput outside stalls (MB/s)"),
+        stat(TransferResult::active_mb_per_s),
     ));
-    let stalled = |r: &TransferResult| r.stalled.as_secs_f64();
+    rows.push(Row::of(
+        format!(
+            "{what} {size} time in stalls > {} ms (s)",
+            transfer::STALL.as_millis()
+        ),
+        stat(|r| r.stalled.as_secs_f64()),
+    ));
     rows.push(
-        Row::new(
-            format!(
-                "{} {size} time in stalls > {} ms (s)",
-                kind(plan),
-                transfer::STALL.as_millis()
-            ),
-            stat(gate, stalled),
-            stat(raw, stalled),
-        )
-        .decimals(1),
-    );
-    let drops = |results: &[TransferResult]| {
-        median(
-            results
-                .iter()
-                .filter_map(|r| r.udp_drops.map(|d| d as f64))
-                .collect(),
-        )
-    };
-    rows.push(
-        Row::new(
-            format!("{} {size} UDP receive-buffer drops", kind(plan)),
-            drops(gate),
-            drops(raw),
-        )
+        Row::of(format!("{what} {size} UDP receive-buffer drops"), |c| {
+            median(
+                results[column(c)]
+                    .iter()
+                    .filter_map(|r| r.udp_drops.map(|d| d as f64))
+                    .collect(),
+            )
+        })
         .decimals(0),
     );
     if plan.reliable {
-        let clean = |results: &[TransferResult]| {
-            Some(results.iter().filter(|r| r.is_clean()).count() as f64)
-        };
+        let rounds = results.iter().map(Vec::len).max().unwrap_or(0);
         rows.push(
-            Row::new(
-                format!("reliable: clean transfers of {}", gate.len().max(raw.len())),
-                clean(gate),
-                clean(raw),
-            )
+            Row::of(format!("{what}: clean transfers of {rounds}"), |c| {
+                let done = &results[column(c)];
+                (!done.is_empty()).then(|| done.iter().filter(|r| r.is_clean()).count() as f64)
+            })
             .decimals(0),
         );
     } else {
-        let percent = |r: &TransferResult| r.delivered_fraction() * 100.0;
-        rows.push(Row::new(
-            "unreliable delivered (%)",
-            stat(gate, percent),
-            stat(raw, percent),
+        rows.push(Row::of(
+            format!("{what} delivered (%)"),
+            stat(|r| r.delivered_fraction() * 100.0),
         ));
     }
-    let cpu = |r: &TransferResult| r.cpu.as_secs_f64();
     rows.push(
-        Row::new(
-            format!("{} {size} CPU time (s)", kind(plan)),
-            stat(gate, cpu),
-            stat(raw, cpu),
+        Row::of(
+            format!("{what} {size} CPU per MB delivered (ms)"),
+            stat(|r| r.cpu.as_secs_f64() * 1e3 / (r.delivered_bytes as f64 / 1e6).max(1e-9)),
         )
-        .decimals(2),
+        .decimals(1),
     );
     rows
 }

@@ -16,6 +16,7 @@ use rtc::peer_connection::configuration::RTCIceTransportPolicy;
 use super::options::{CallOptions, IceTransportPolicy};
 use super::rtcp_forwarder::RtcpForwarder;
 use super::rtx_unwrapper::RtxUnwrapper;
+use super::socket_runtime::SocketBufferRuntime;
 use crate::error::Result;
 use rtc::interceptor::Slot;
 
@@ -95,6 +96,7 @@ pub(crate) async fn build_peer_connection(
         .with_media_engine(media_engine)
         .with_setting_engine(settings)
         .with_interceptor_registry(registry)
+        .with_runtime(SocketBufferRuntime::new(options.socket_buffer_size))
         .with_handler(handler)
         .with_udp_addrs(options.udp_addrs.clone())
         .build()

@@ -11,6 +11,7 @@ mod options;
 pub(crate) mod peer;
 mod rtcp_forwarder;
 mod rtx_unwrapper;
+mod socket_runtime;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -113,6 +113,11 @@ pub struct CallOptions {
     /// How long a failed connection waits before an ICE restart is attempted
     /// (by the impolite side of the pair; the other side answers it).
     pub ice_restart_delay: Duration,
+    /// Send and receive buffer size asked for on every UDP socket (default 4 MiB;
+    /// the kernel caps it at `net.core.rmem_max` / `wmem_max`; 0 keeps the
+    /// kernel's default). Small buffers drop bursts, and SCTP repairs such
+    /// losses only after a ≥ 1 s timeout (docs/transport.md).
+    pub socket_buffer_size: usize,
 }
 
 impl Default for CallOptions {
@@ -124,6 +129,7 @@ impl Default for CallOptions {
             udp_addrs: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
             include_loopback: false,
             ice_restart_delay: Duration::from_millis(500),
+            socket_buffer_size: 4 << 20,
         }
     }
 }

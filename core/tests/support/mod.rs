@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod netem;
+pub mod path;
 pub mod probe;
 pub mod turn;
 

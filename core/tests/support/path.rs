@@ -1,0 +1,244 @@
+//! An emulated network path — one-way delay, random loss, reordering — for the
+//! UDP between the two addresses of `.ci/with-netns`, removed when the
+//! [`EmulatedPath`] guard drops (also on panic).
+//!
+//! The kernel of these machines has no `netem` qdisc (and no `fq` for
+//! earliest-departure-time tricks), so the path is emulated in user space:
+//! an `iptables-legacy` rule hands every UDP datagram to the test subnet to
+//! NFQUEUE (the nftables `queue` expression is not built in this kernel, the
+//! xtables NFQUEUE target is), and a thread holds each datagram's verdict for
+//! the path's delay, drops some, and lets a few wait longer so that later
+//! ones overtake them. The rule sits in the `OUTPUT` hook, so both directions
+//! get the one-way delay: the round-trip time is twice `delay`.
+//! Signalling (TCP on 127.0.0.1) is not touched.
+//!
+//! Shared by `core/tests` and `core/benches/overhead` (included by path).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::netem::{TEST_SUBNET, in_test_namespace, run_tool};
+
+/// What the path does to each datagram.
+#[derive(Debug, Clone, Copy)]
+pub struct PathSpec {
+    /// One-way delay (round trip = 2 × this).
+    pub delay: Duration,
+    /// Share of datagrams dropped, 0.0–1.0.
+    pub loss: f64,
+    /// Share of datagrams held `reorder_extra` longer than the rest.
+    pub reorder: f64,
+    /// Extra delay of a reordered datagram.
+    pub reorder_extra: Duration,
+}
+
+impl PathSpec {
+    /// `rtt` round trip, `loss_percent` % loss, no reordering.
+    pub fn rtt_loss(rtt: Duration, loss_percent: f64) -> PathSpec {
+        PathSpec {
+            delay: rtt / 2,
+            loss: loss_percent / 100.0,
+            reorder: 0.0,
+            reorder_extra: Duration::ZERO,
+        }
+    }
+}
+
+/// What the path did, read when it is removed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PathCounts {
+    /// Datagrams that went through.
+    pub passed: u64,
+    /// Datagrams dropped on purpose.
+    pub dropped: u64,
+    /// Datagrams held longer (some of them overtaken).
+    pub reordered: u64,
+}
+
+/// The installed path; dropping it removes the rule and stops the thread.
+pub struct EmulatedPath {
+    queue_num: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<PathCounts>>,
+    rule_installed: bool,
+}
+
+/// A queue number of our own per path in this process.
+fn next_queue_num() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = (std::process::id() % 1000) as u16 * 16;
+    1000 + base + NEXT.fetch_add(1, Ordering::Relaxed) % 16
+}
+
+impl EmulatedPath {
+    /// Starts the path. Panics with the reason when it cannot (outside the
+    /// namespace, no `iptables-legacy`, no NFQUEUE).
+    pub fn start(spec: PathSpec) -> EmulatedPath {
+        assert!(
+            in_test_namespace(),
+            "emulated paths only inside `.ci/with-netns` (see docs/testing.md)"
+        );
+        assert!((0.0..=1.0).contains(&spec.loss) && (0.0..=1.0).contains(&spec.reorder));
+        let queue_num = next_queue_num();
+        let mut queue = nfq::Queue::open().unwrap_or_else(|e| panic!("NFQUEUE socket: {e}"));
+        queue
+            .bind(queue_num)
+            .unwrap_or_else(|e| panic!("NFQUEUE bind {queue_num}: {e}"));
+        // Metadata only: the verdict needs the packet id, not the payload.
+        queue.set_copy_range(queue_num, 0).expect("copy range");
+        queue
+            .set_queue_max_len(queue_num, 65_536)
+            .expect("queue length");
+        queue.set_nonblocking(true);
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("emulated-path".into())
+                .spawn(move || hold_and_release(queue, spec, &stop))
+                .expect("path thread")
+        };
+        let mut path = EmulatedPath {
+            queue_num,
+            stop,
+            thread: Some(thread),
+            rule_installed: false,
+        };
+        let args = path.rule_args("-A");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_tool("iptables-legacy", &args, None).unwrap_or_else(|e| panic!("{e}"));
+        path.rule_installed = true;
+        path
+    }
+
+    fn rule_args(&self, action: &'static str) -> Vec<String> {
+        [
+            "-t",
+            "mangle",
+            action,
+            "OUTPUT",
+            "-p",
+            "udp",
+            "-d",
+            TEST_SUBNET,
+            "-j",
+            "NFQUEUE",
+            "--queue-num",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([self.queue_num.to_string()])
+        .collect()
+    }
+
+    /// Removes the path now and returns what it did.
+    pub fn remove(mut self) -> PathCounts {
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> PathCounts {
+        if std::mem::take(&mut self.rule_installed) {
+            let args = self.rule_args("-D");
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            if let Err(e) = run_tool("iptables-legacy", &args, None) {
+                eprintln!("emulated path cleanup: {e}");
+            }
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread
+            .take()
+            .and_then(|thread| thread.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for EmulatedPath {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+/// The path thread: takes datagrams from the queue, drops some, and accepts
+/// each one when its time has come. Runs until `stop`, then accepts whatever
+/// it still holds (so nothing is stuck in the kernel queue).
+fn hold_and_release(mut queue: nfq::Queue, spec: PathSpec, stop: &AtomicBool) -> PathCounts {
+    let mut counts = PathCounts::default();
+    // Min-heap on (release time, arrival number): equal delays keep their order.
+    let mut held: BinaryHeap<Reverse<(Instant, u64, Held)>> = BinaryHeap::new();
+    let mut arrivals: u64 = 0;
+    let mut random = rand::rng();
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        // Take everything the kernel queued.
+        loop {
+            match queue.recv() {
+                Ok(mut message) => {
+                    arrivals += 1;
+                    if rand::Rng::random_bool(&mut random, spec.loss) {
+                        message.set_verdict(nfq::Verdict::Drop);
+                        let _ = queue.verdict(message);
+                        counts.dropped += 1;
+                        continue;
+                    }
+                    let mut delay = spec.delay;
+                    if spec.reorder > 0.0 && rand::Rng::random_bool(&mut random, spec.reorder) {
+                        delay += spec.reorder_extra;
+                        counts.reordered += 1;
+                    }
+                    held.push(Reverse((Instant::now() + delay, arrivals, Held(message))));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    eprintln!("emulated path: NFQUEUE receive: {e}");
+                    break;
+                }
+            }
+        }
+        // Release what is due (everything once stopping).
+        let now = Instant::now();
+        while held
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| stopping || *at <= now)
+        {
+            let Reverse((_, _, Held(mut message))) = held.pop().expect("peeked");
+            message.set_verdict(nfq::Verdict::Accept);
+            let _ = queue.verdict(message);
+            counts.passed += 1;
+        }
+        if stopping {
+            return counts;
+        }
+        let next = held
+            .peek()
+            .map(|Reverse((at, _, _))| at.saturating_duration_since(now));
+        std::thread::sleep(
+            next.unwrap_or(Duration::from_millis(1))
+                .min(Duration::from_micros(200)),
+        );
+    }
+}
+
+/// A queued datagram; ordered by nothing (the heap key comes before it).
+struct Held(nfq::Message);
+
+impl PartialEq for Held {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for Held {}
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Held {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
