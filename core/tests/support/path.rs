@@ -10,7 +10,13 @@
 //! the path's delay, drops some, and lets a few wait longer so that later
 //! ones overtake them. The rule sits in the `OUTPUT` hook, so both directions
 //! get the one-way delay: the round-trip time is twice `delay`.
-//! Signalling (TCP on 127.0.0.1) is not touched.
+//! Signalling (TCP on 127.0.0.1) is not delayed.
+//!
+//! Both addresses are local, so the datagrams cross `lo`, whose MTU is 65,536:
+//! a stack that discovers the path MTU (usrsctp in webrtcbin) would send 64 kB
+//! datagrams, each one a single loss event for ~50 Ethernet frames' worth of
+//! data. A wide-area path has Ethernet's MTU, so while the path is in place `lo`
+//! gets an MTU of 1,500 (restored afterwards).
 //!
 //! Shared by `core/tests` and `core/benches/overhead` (included by path).
 
@@ -62,6 +68,8 @@ pub struct PathCounts {
 /// The installed path; dropping it removes the rule and stops the thread.
 pub struct EmulatedPath {
     queue_num: u16,
+    /// `lo`'s MTU before the path set it to 1,500 (restored on removal).
+    lo_mtu: Option<String>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<PathCounts>>,
     rule_installed: bool,
@@ -104,10 +112,17 @@ impl EmulatedPath {
         };
         let mut path = EmulatedPath {
             queue_num,
+            lo_mtu: None,
             stop,
             thread: Some(thread),
             rule_installed: false,
         };
+        let previous = std::fs::read_to_string("/sys/class/net/lo/mtu")
+            .map(|mtu| mtu.trim().to_owned())
+            .unwrap_or_else(|e| panic!("lo MTU: {e}"));
+        run_tool("ip", &["link", "set", "dev", "lo", "mtu", "1500"], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        path.lo_mtu = Some(previous);
         let args = path.rule_args("-A");
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run_tool("iptables-legacy", &args, None).unwrap_or_else(|e| panic!("{e}"));
@@ -147,6 +162,11 @@ impl EmulatedPath {
             if let Err(e) = run_tool("iptables-legacy", &args, None) {
                 eprintln!("emulated path cleanup: {e}");
             }
+        }
+        if let Some(mtu) = self.lo_mtu.take()
+            && let Err(e) = run_tool("ip", &["link", "set", "dev", "lo", "mtu", &mtu], None)
+        {
+            eprintln!("emulated path cleanup: {e}");
         }
         self.stop.store(true, Ordering::SeqCst);
         self.thread
