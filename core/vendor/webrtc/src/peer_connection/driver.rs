@@ -861,12 +861,8 @@ where
                 // here it only drains queued transmits.
                 let now = self.inner.runtime.now();
                 self.handle_timeout(now).await?;
+                self.poll_writes().await?;
             }
-            // [rtcgate patch] The read pass queues datagrams too: resuming SCTP streams
-            // parked by a slow consumer opens the receive window, and the SACK that tells
-            // the peer (a window update) must leave now — the peer, its window closed, is
-            // silent, so nothing else would wake this loop before its retransmission timer.
-            self.poll_writes().await?;
 
             // Wake senders blocked in `DataChannel::writable()`: the poll_* passes above
             // applied any SCTP buffer releases (acked/abandoned bytes) to the per-channel
