@@ -26,6 +26,10 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Largest message accepted from the server (well above its own 64 KiB limit).
 const MAX_INCOMING: usize = 1024 * 1024;
+
+/// Read buffer of the signalling WebSocket (tungstenite allocates it up front).
+const SOCKET_BUFFER: usize = 4 * 1024;
+
 /// Events buffered for the consumer of [`Joined::events`].
 const EVENT_QUEUE: usize = 256;
 /// Outgoing messages buffered before [`Signaller::send`] waits.
@@ -171,7 +175,11 @@ impl WsSignaller {
         &self,
         request: &JoinRequest,
     ) -> Result<(Socket, MemberId, Vec<MemberInfo>)> {
+        // Signalling messages are small and rare: a 4 KiB read buffer and eager
+        // writes instead of tungstenite's 128 KiB each (memory per call, docs/transport.md).
         let config = WebSocketConfig::default()
+            .read_buffer_size(SOCKET_BUFFER)
+            .write_buffer_size(0)
             .max_message_size(Some(MAX_INCOMING))
             .max_frame_size(Some(MAX_INCOMING));
         let (mut socket, _response) =

@@ -6,7 +6,9 @@
 //! earliest-departure-time tricks), so the path is emulated in user space:
 //! an `iptables-legacy` rule hands every UDP datagram to the test subnet to
 //! NFQUEUE (the nftables `queue` expression is not built in this kernel, the
-//! xtables NFQUEUE target is), and a thread holds each datagram's verdict for
+//! xtables NFQUEUE target is), and an `ip6tables-legacy` rule every IPv6 UDP
+//! datagram (libnice, in webrtcbin, prefers the veth ends' link-local IPv6
+//! addresses), and a thread holds each datagram's verdict for
 //! the path's delay, drops some, and lets a few wait longer so that later
 //! ones overtake them. The rule sits in the `OUTPUT` hook, so both directions
 //! get the one-way delay: the round-trip time is twice `delay`.
@@ -123,15 +125,19 @@ impl EmulatedPath {
         run_tool("ip", &["link", "set", "dev", "lo", "mtu", "1500"], None)
             .unwrap_or_else(|e| panic!("{e}"));
         path.lo_mtu = Some(previous);
-        let args = path.rule_args("-A");
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_tool("iptables-legacy", &args, None).unwrap_or_else(|e| panic!("{e}"));
-        path.rule_installed = true;
+        path.rule_installed = true; // from here on, teardown removes what was added
+        for (program, args) in path.rules("-A") {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_tool(program, &args, None).unwrap_or_else(|e| panic!("{e}"));
+        }
         path
     }
 
-    fn rule_args(&self, action: &'static str) -> Vec<String> {
-        [
+    /// The two rules, as (program, arguments): IPv4 UDP to the test subnet, and
+    /// all IPv6 UDP (the veth ends' link-local addresses, which libnice uses).
+    fn rules(&self, action: &'static str) -> [(&'static str, Vec<String>); 2] {
+        let queue = self.queue_num.to_string();
+        let v4 = [
             "-t",
             "mangle",
             action,
@@ -143,11 +149,25 @@ impl EmulatedPath {
             "-j",
             "NFQUEUE",
             "--queue-num",
+            &queue,
+        ];
+        let v6 = [
+            "-t",
+            "mangle",
+            action,
+            "OUTPUT",
+            "-p",
+            "udp",
+            "-j",
+            "NFQUEUE",
+            "--queue-num",
+            &queue,
+        ];
+        let owned = |args: &[&str]| args.iter().map(|a| a.to_string()).collect();
+        [
+            ("iptables-legacy", owned(&v4)),
+            ("ip6tables-legacy", owned(&v6)),
         ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([self.queue_num.to_string()])
-        .collect()
     }
 
     /// Removes the path now and returns what it did.
@@ -157,10 +177,10 @@ impl EmulatedPath {
 
     fn teardown(&mut self) -> PathCounts {
         if std::mem::take(&mut self.rule_installed) {
-            let args = self.rule_args("-D");
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            if let Err(e) = run_tool("iptables-legacy", &args, None) {
-                eprintln!("emulated path cleanup: {e}");
+            for (program, args) in self.rules("-D") {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                // A rule that was never added (start panicked half-way) fails to delete: fine.
+                let _ = run_tool(program, &args, None);
             }
         }
         if let Some(mtu) = self.lo_mtu.take()

@@ -119,7 +119,11 @@ async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
     let hard_cap = shared.config.max_frame_size;
+    // Signalling messages are small: 4 KiB read buffer, eager writes (tungstenite's
+    // defaults are 128 KiB each, per connection; docs/transport.md).
     upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| async move {
