@@ -171,13 +171,13 @@ fn main() {
 
 fn print_table(results: &[serde_json::Value]) {
     println!(
-        "\n| stack | frames sent | received | latency median (ms) | p95 | p99 | max | CPU s | CPU (cores) | first frame (s) |"
+        "\n| stack | frames sent | received | latency median (ms) | p95 | p99 | max | CPU s | CPU (cores) | CPU ms / frame | first frame (s) |"
     );
-    println!("| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
+    println!("| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
     for r in results {
         let l = &r["latency_ms"];
         println!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.3} | {:.2} |",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.3} | {:.1} | {:.2} |",
             r["stack"].as_str().unwrap_or("?"),
             r["frames_sent"],
             r["frames_received"],
@@ -187,16 +187,26 @@ fn print_table(results: &[serde_json::Value]) {
             l["max"].as_f64().unwrap_or(f64::NAN),
             r["cpu_s"].as_f64().unwrap_or(f64::NAN),
             r["cpu_cores"].as_f64().unwrap_or(f64::NAN),
+            cpu_per_frame(r),
             r["first_frame_s"].as_f64().unwrap_or(f64::NAN),
         );
     }
     if let [a, b] = results {
         let ratio = |f: &dyn Fn(&serde_json::Value) -> f64| f(a) / f(b);
         println!(
-            "\nrtcgate / webrtcbin: median latency {:.2}, p95 latency {:.2}, CPU {:.2}",
+            "\nrtcgate / webrtcbin: median latency {:.2}, p95 latency {:.2}, CPU {:.2}, CPU per frame {:.2}",
             ratio(&|r| r["latency_ms"]["median"].as_f64().unwrap_or(f64::NAN)),
             ratio(&|r| r["latency_ms"]["p95"].as_f64().unwrap_or(f64::NAN)),
             ratio(&|r| r["cpu_s"].as_f64().unwrap_or(f64::NAN)),
+            ratio(&cpu_per_frame),
         );
     }
+}
+
+/// Process CPU per frame sent (ms): comparable when a loaded machine made
+/// one stack's encoder fall behind (fewer frames, less work).
+fn cpu_per_frame(r: &serde_json::Value) -> f64 {
+    let cpu = r["cpu_s"].as_f64().unwrap_or(f64::NAN);
+    let frames = r["frames_sent"].as_f64().unwrap_or(f64::NAN);
+    cpu * 1e3 / frames
 }

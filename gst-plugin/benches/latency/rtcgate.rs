@@ -57,6 +57,17 @@ pub fn start(stamps: &Stamps) -> Pair {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
+    if std::env::var_os("RTCGATE_BENCH_NO_SINK_SYNC").is_some() {
+        // Diagnostic only: rtcgatesink's pad appsink without clock sync, to
+        // see how much of the latency that sync is (docs/benchmarks-gst.md).
+        let sink = sender.by_name("sink").unwrap();
+        let appsink = sink
+            .downcast_ref::<gst::Bin>()
+            .unwrap()
+            .by_name("appsink_video_0")
+            .expect("rtcgatesink's appsink for video_0");
+        appsink.set_property("sync", false);
+    }
     let enc = sender.by_name("enc").unwrap();
     stamps.watch_sent(&enc.static_pad("src").unwrap());
     sender.set_state(gst::State::Playing).unwrap();
