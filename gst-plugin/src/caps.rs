@@ -2,6 +2,8 @@
 
 use rtcgate_core::Codec;
 
+use crate::bitstream;
+
 /// Caps of encoded `codec` as rtcgatesrc produces them (no picture size).
 pub(crate) fn codec_caps(codec: Codec) -> gst::Caps {
     match codec {
@@ -23,17 +25,12 @@ pub(crate) fn codec_caps(codec: Codec) -> gst::Caps {
     }
 }
 
-/// Caps of a remote track's first frame: [`codec_caps`] plus a variable
-/// frame rate (`0/1`) for video and the picture
-/// size of a VP8/VP9 keyframe, which muxers need (H.264 and AV1 get theirs
-/// from `h264parse`/`av1parse`).
+/// Caps of a remote track's keyframe: [`codec_caps`] plus a variable frame
+/// rate (`0/1`) for video and the picture size the keyframe declares
+/// ([`bitstream::picture_size`]), which muxers need.
 pub(crate) fn frame_caps(codec: Codec, keyframe: &[u8]) -> gst::Caps {
     let mut caps = codec_caps(codec);
-    let size = match codec {
-        Codec::Vp8 => vp8_size(keyframe),
-        Codec::Vp9 => vp9_size(keyframe),
-        _ => None,
-    };
+    let size = bitstream::picture_size(codec, keyframe);
     if codec.kind() == rtcgate_core::MediaKind::Video {
         // Variable frame rate (webmmux insists on the field).
         caps.make_mut().set("framerate", gst::Fraction::new(0, 1));
@@ -44,6 +41,19 @@ pub(crate) fn frame_caps(codec: Codec, keyframe: &[u8]) -> gst::Caps {
         caps.set("height", height as i32);
     }
     caps
+}
+
+/// New caps for a video keyframe that declares a picture size other than
+/// the one in `current` (a mid-stream resolution change); `None` when the
+/// size is the same or cannot be read.
+pub(crate) fn changed_caps(
+    codec: Codec,
+    current: &gst::Caps,
+    keyframe: &[u8],
+) -> Option<gst::Caps> {
+    bitstream::picture_size(codec, keyframe)?;
+    let caps = frame_caps(codec, keyframe);
+    (caps != *current).then_some(caps)
 }
 
 /// Every encoded format, for pad templates.
@@ -81,70 +91,6 @@ pub(crate) fn caps_codec(caps: &gst::CapsRef) -> Option<Codec> {
     })
 }
 
-/// VP8 keyframe: 3-byte frame tag, start code 9d 01 2a, then 14-bit width and height.
-fn vp8_size(frame: &[u8]) -> Option<(u32, u32)> {
-    if frame.len() < 10 || frame[0] & 1 != 0 || frame[3..6] != [0x9d, 0x01, 0x2a] {
-        return None;
-    }
-    let width = u32::from(u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff);
-    let height = u32::from(u16::from_le_bytes([frame[8], frame[9]]) & 0x3fff);
-    Some((width, height))
-}
-
-/// Reads bits MSB first.
-struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl Bits<'_> {
-    fn bit(&mut self) -> Option<u32> {
-        let byte = *self.data.get(self.pos / 8)?;
-        let bit = (byte >> (7 - self.pos % 8)) & 1;
-        self.pos += 1;
-        Some(u32::from(bit))
-    }
-
-    fn bits(&mut self, n: u32) -> Option<u32> {
-        (0..n).try_fold(0, |acc, _| Some((acc << 1) | self.bit()?))
-    }
-}
-
-/// VP9 keyframe uncompressed header, up to frame_size().
-fn vp9_size(frame: &[u8]) -> Option<(u32, u32)> {
-    let mut r = Bits {
-        data: frame,
-        pos: 0,
-    };
-    if r.bits(2)? != 2 {
-        return None;
-    }
-    let profile = r.bit()? | (r.bit()? << 1);
-    if profile == 3 {
-        r.bit()?;
-    }
-    if r.bit()? == 1 || r.bit()? != 0 {
-        return None; // show_existing_frame, or not a keyframe
-    }
-    r.bits(2)?; // show_frame, error_resilient_mode
-    if r.bits(24)? != 0x49_83_42 {
-        return None;
-    }
-    if profile >= 2 {
-        r.bit()?;
-    }
-    let color_space = r.bits(3)?;
-    if color_space != 7 {
-        r.bit()?;
-        if profile == 1 || profile == 3 {
-            r.bits(3)?;
-        }
-    } else if profile == 1 || profile == 3 {
-        r.bit()?;
-    }
-    Some((r.bits(16)? + 1, r.bits(16)? + 1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,12 +104,14 @@ mod tests {
     }
 
     #[test]
-    fn picture_size_of_shipped_clips() {
+    fn keyframe_caps_of_shipped_clips_have_a_size() {
         gst::init().unwrap();
         for (codec, file) in [
             (Codec::Vp8, "testsrc-vp8.ivf"),
             (Codec::Vp8, "testsrc-vp8-640x360.ivf"),
             (Codec::Vp9, "testsrc-vp9.ivf"),
+            (Codec::H264, "testsrc-h264.h264"),
+            (Codec::Av1, "testsrc-av1.ivf"),
         ] {
             let caps = frame_caps(codec, &first_frame(file));
             let s = caps.structure(0).unwrap();

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use gst::glib;
 use gst::prelude::*;
-use rtcgate_core::signalling::{JoinRequest, ServerConfig, SignallingServer, WsSignaller};
+use rtcgate_core::signalling::{
+    JoinRequest, MemberMeta, Meta, ServerConfig, SignallingServer, WsSignaller,
+};
 use rtcgate_core::{Call, CallEvents, CallOptions, IceServer};
+use tokio::sync::broadcast;
 
 /// Default signalling URL (the embedded server's default port, as webrtcsink's).
 pub(crate) const DEFAULT_URI: &str = "ws://127.0.0.1:8443/ws";
@@ -32,6 +35,7 @@ pub(crate) struct ConnectionSettings {
     pub run_signalling_server: bool,
     pub signalling_server_host: String,
     pub signalling_server_port: u32,
+    pub meta: Option<gst::Structure>,
 }
 
 impl Default for ConnectionSettings {
@@ -46,6 +50,7 @@ impl Default for ConnectionSettings {
             run_signalling_server: false,
             signalling_server_host: DEFAULT_SERVER_HOST.to_owned(),
             signalling_server_port: DEFAULT_SERVER_PORT,
+            meta: None,
         }
     }
 }
@@ -110,6 +115,11 @@ pub(crate) fn properties() -> Vec<glib::ParamSpec> {
             .default_value(DEFAULT_SERVER_PORT)
             .mutable_ready()
             .build(),
+        glib::ParamSpecBoxed::builder::<gst::Structure>("meta")
+            .nick("Meta")
+            .blurb("Free-form metadata about this member (as webrtcsink's); the other members get it as an rtcgate/member-meta message")
+            .mutable_ready()
+            .build(),
         gst::ParamSpecArray::builder("stats")
             .nick("Statistics")
             .blurb("Latest statistics of the call: one structure per member with member, connection-state, candidate-pair, inbound and outbound (nested values as JSON text), refreshed every second")
@@ -155,6 +165,7 @@ impl ConnectionSettings {
             "signalling-server-port" => {
                 self.signalling_server_port = value.get().unwrap_or(DEFAULT_SERVER_PORT)
             }
+            "meta" => self.meta = value.get().ok().flatten(),
             _ => return false,
         }
         true
@@ -174,6 +185,7 @@ impl ConnectionSettings {
             "run-signalling-server" => self.run_signalling_server.to_value(),
             "signalling-server-host" => self.signalling_server_host.to_value(),
             "signalling-server-port" => self.signalling_server_port.to_value(),
+            "meta" => self.meta.to_value(),
             _ => return None,
         })
     }
@@ -206,9 +218,22 @@ impl ConnectionSettings {
         for turn in &self.turn_servers {
             ice_servers.push(parse_turn(turn)?);
         }
+        let meta = self
+            .meta
+            .as_ref()
+            .map(|m| crate::meta::to_json(m))
+            .unwrap_or_default();
+        let size = serde_json::Value::Object(meta.clone()).to_string().len();
+        if size > rtcgate_core::signalling::protocol::MAX_META_BYTES {
+            return Err(format!(
+                "meta is {size} bytes of JSON; the room protocol takes at most {}",
+                rtcgate_core::signalling::protocol::MAX_META_BYTES
+            ));
+        }
         Ok(Plan {
             uri: self.uri.clone(),
             server,
+            meta,
             request: JoinRequest {
                 room,
                 display_name: self.display_name.clone(),
@@ -250,6 +275,7 @@ fn parse_turn(url: &str) -> Result<IceServer, String> {
 pub(crate) struct Plan {
     uri: String,
     server: Option<SocketAddr>,
+    meta: Meta,
     request: JoinRequest,
     pub options: CallOptions,
 }
@@ -258,6 +284,7 @@ pub(crate) struct Plan {
 pub(crate) struct Connection {
     pub call: Call,
     server: Option<SignallingServer>,
+    member_meta: std::sync::Mutex<Option<broadcast::Receiver<MemberMeta>>>,
 }
 
 impl Plan {
@@ -277,14 +304,26 @@ impl Plan {
             }
             None => (self.uri.clone(), None),
         };
-        let signaller = Arc::new(WsSignaller::new(url.clone()));
+        let signaller = WsSignaller::new(url.clone()).with_meta(self.meta.clone());
+        let member_meta = signaller.subscribe_meta();
+        let signaller = Arc::new(signaller);
         let joined = tokio::time::timeout(
             JOIN_TIMEOUT,
             Call::join(signaller, self.request.clone(), self.options.clone()),
         )
         .await;
         let failure = match joined {
-            Ok(Ok((call, events))) => return Ok((Connection { call, server }, events)),
+            Ok(Ok((call, events))) => {
+                let member_meta = std::sync::Mutex::new(Some(member_meta));
+                return Ok((
+                    Connection {
+                        call,
+                        server,
+                        member_meta,
+                    },
+                    events,
+                ));
+            }
             Ok(Err(e)) => format!("could not join room {:?} at {url}: {e}", self.request.room),
             Err(_) => format!(
                 "could not join room {:?} at {url}: no answer within {}s",
@@ -325,6 +364,15 @@ impl Plan {
 }
 
 impl Connection {
+    /// The other members' metadata (`member-meta`) since the join; `None`
+    /// after the first call.
+    pub(crate) fn take_member_meta(&self) -> Option<broadcast::Receiver<MemberMeta>> {
+        self.member_meta
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
     /// Leaves the room and stops the embedded server.
     pub(crate) async fn close(self) {
         if let Err(error) = self.call.leave().await {

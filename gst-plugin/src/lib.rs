@@ -13,9 +13,11 @@
 
 use gst::glib;
 
+mod bitstream;
 mod caps;
 mod connection;
 mod messages;
+mod meta;
 mod rtcgaterecorder;
 mod rtcgatesink;
 mod rtcgatesrc;

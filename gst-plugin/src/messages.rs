@@ -4,7 +4,8 @@
 //! `rtcgate/<what>` (see `docs/gst-plugin.md`).
 
 use gst::prelude::*;
-use rtcgate_core::signalling::MemberInfo;
+use rtcgate_core::signalling::{MemberInfo, MemberMeta};
+use tokio::sync::{broadcast, watch};
 
 /// Posts `rtcgate/<name>` with `fields` from `element`.
 pub(crate) fn post(element: &impl IsA<gst::Element>, name: &str, fields: &[(&str, &str)]) {
@@ -33,4 +34,43 @@ pub(crate) fn member(element: &impl IsA<gst::Element>, what: &str, member: &Memb
             ("display-name", member.name.as_str()),
         ],
     );
+}
+
+/// Posts `rtcgate/member-meta` (`member-id`, `meta` as a structure) for every
+/// other member's metadata from `rx`, until `stop` is set or the session ends.
+pub(crate) fn forward_member_meta<E: IsA<gst::Element> + Send + Sync>(
+    element: gst::glib::WeakRef<E>,
+    rx: Option<broadcast::Receiver<MemberMeta>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(mut rx) = rx else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            let member = tokio::select! {
+                _ = stop.changed() => return,
+                member = rx.recv() => member,
+            };
+            match member {
+                Ok(member) => {
+                    let Some(element) = element.upgrade() else {
+                        return;
+                    };
+                    let s = gst::Structure::builder("rtcgate/member-meta")
+                        .field("member-id", member.id.as_str())
+                        .field("meta", crate::meta::from_json(&member.meta))
+                        .build();
+                    let message = gst::message::Element::builder(s)
+                        .src(element.upcast_ref::<gst::Element>())
+                        .build();
+                    let _ = element.post_message(message);
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "member-meta messages dropped");
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, timeout};
 use tokio_tungstenite::tungstenite::Message;
@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 use tracing::{debug, info, warn};
 
-use super::protocol::{ClientMessage, MemberId, MemberInfo, PROTOCOL_VERSION, ServerMessage};
+use super::protocol::{ClientMessage, MemberId, MemberInfo, Meta, PROTOCOL_VERSION, ServerMessage};
 use super::{JoinRequest, Joined, PeerMessage, SignalEvent, Signaller};
 use crate::error::{Error, Result};
 
@@ -34,6 +34,18 @@ const SOCKET_BUFFER: usize = 4 * 1024;
 const EVENT_QUEUE: usize = 256;
 /// Outgoing messages buffered before [`Signaller::send`] waits.
 const COMMAND_QUEUE: usize = 256;
+/// `member-meta` messages buffered for each [`WsSignaller::subscribe_meta`] receiver.
+const META_QUEUE: usize = 64;
+
+/// Another member's metadata (`member-meta`), as
+/// [`WsSignaller::subscribe_meta`] delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberMeta {
+    /// The member.
+    pub id: MemberId,
+    /// What it joined with.
+    pub meta: Meta,
+}
 
 /// WebSocket client of the embedded room protocol.
 ///
@@ -65,6 +77,8 @@ pub struct WsSignaller {
     ping_interval: Duration,
     idle_timeout: Duration,
     timeout: Duration,
+    meta: Option<Meta>,
+    member_meta: broadcast::Sender<MemberMeta>,
     state: Mutex<State>,
 }
 
@@ -109,8 +123,26 @@ impl WsSignaller {
             ping_interval: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(45),
             timeout: Duration::from_secs(10),
+            meta: None,
+            member_meta: broadcast::channel(META_QUEUE).0,
             state: Mutex::new(State::Idle),
         }
+    }
+
+    /// Sets the metadata sent with `join` for the other members
+    /// (`docs/signalling.md`); an empty object sends none. A server older
+    /// than the `meta` field refuses such a join (`invalid-message`).
+    #[must_use]
+    pub fn with_meta(mut self, meta: Meta) -> Self {
+        self.meta = (!meta.is_empty()).then_some(meta);
+        self
+    }
+
+    /// The other members' metadata, as `member-meta` messages arrive
+    /// (subscribe before [`join`](Signaller::join) to get the members
+    /// already in the room too). Members without metadata send none.
+    pub fn subscribe_meta(&self) -> broadcast::Receiver<MemberMeta> {
+        self.member_meta.subscribe()
     }
 
     /// Sets the interval of the application-level `ping` messages.
@@ -191,6 +223,7 @@ impl WsSignaller {
             room: request.room.clone(),
             name: request.display_name.clone(),
             token: request.token.clone(),
+            meta: self.meta.clone(),
         };
         socket
             .send(Message::text(encode(&join)?))
@@ -252,7 +285,7 @@ impl Signaller for WsSignaller {
         let task = tokio::spawn(drive(
             socket,
             commands_rx,
-            events_tx,
+            (events_tx, self.member_meta.clone()),
             Arc::clone(&leaving),
             self.ping_interval,
             self.idle_timeout,
@@ -320,14 +353,14 @@ impl Signaller for WsSignaller {
 async fn drive(
     socket: Socket,
     mut commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<SignalEvent>,
+    (events, member_meta): (mpsc::Sender<SignalEvent>, broadcast::Sender<MemberMeta>),
     leaving: Arc<AtomicBool>,
     ping_interval: Duration,
     idle_timeout: Duration,
 ) {
     let (mut sink, mut stream) = socket.split();
     let reason = tokio::select! {
-        reason = read_loop(&mut stream, &events, idle_timeout) => reason,
+        reason = read_loop(&mut stream, (&events, &member_meta), idle_timeout) => reason,
         reason = write_loop(&mut sink, &mut commands, ping_interval) => reason,
     };
     let reason = if leaving.load(Ordering::SeqCst) {
@@ -342,7 +375,7 @@ async fn drive(
 /// Reads until the connection ends; returns why it ended.
 async fn read_loop(
     stream: &mut SplitStream<Socket>,
-    events: &mpsc::Sender<SignalEvent>,
+    (events, member_meta): (&mpsc::Sender<SignalEvent>, &broadcast::Sender<MemberMeta>),
     idle_timeout: Duration,
 ) -> String {
     loop {
@@ -354,7 +387,7 @@ async fn read_loop(
         };
         match frame {
             Some(Ok(Message::Text(text))) => {
-                if let Some(event) = to_event(text.as_str()) {
+                if let Some(event) = to_event(text.as_str(), member_meta) {
                     // A consumer that dropped its receiver just gets no events.
                     let _ = events.send(event).await;
                 }
@@ -411,8 +444,9 @@ async fn write_loop(
     }
 }
 
-/// Maps a server message to the event the call logic sees, if any.
-fn to_event(text: &str) -> Option<SignalEvent> {
+/// Maps a server message to the event the call logic sees, if any;
+/// `member-meta` goes to the meta subscribers instead.
+fn to_event(text: &str, member_meta: &broadcast::Sender<MemberMeta>) -> Option<SignalEvent> {
     let message = match serde_json::from_str::<ServerMessage>(text) {
         Ok(message) => message,
         Err(e) => {
@@ -429,6 +463,11 @@ fn to_event(text: &str) -> Option<SignalEvent> {
         }
         ServerMessage::MemberJoined { member } => Some(SignalEvent::MemberJoined(member)),
         ServerMessage::MemberLeft { id } => Some(SignalEvent::MemberLeft(id)),
+        ServerMessage::MemberMeta { id, meta } => {
+            // No subscriber is fine.
+            let _ = member_meta.send(MemberMeta { id, meta });
+            None
+        }
         ServerMessage::Error { code, message, .. } => {
             Some(SignalEvent::Error(format!("{code}: {message}")))
         }
@@ -462,6 +501,8 @@ mod tests {
 
     #[test]
     fn server_messages_become_events() {
+        let (meta_tx, mut meta_rx) = broadcast::channel(4);
+        let to_event = |text: &str| super::to_event(text, &meta_tx);
         let ev = to_event(r#"{"type":"offer","from":"a","sdp":"v=0"}"#);
         assert!(
             matches!(ev, Some(SignalEvent::Peer { from, message: PeerMessage::Offer(sdp) }) if from == "a" && sdp == "v=0")
@@ -487,6 +528,10 @@ mod tests {
         assert!(to_event(r#"{"type":"pong"}"#).is_none());
         assert!(to_event(r#"{"type":"from-the-future"}"#).is_none());
         assert!(to_event("not json").is_none());
+        assert!(to_event(r#"{"type":"member-meta","id":"a","meta":{"k":"v"}}"#).is_none());
+        let meta = meta_rx.try_recv().unwrap();
+        assert_eq!(meta.id, "a");
+        assert_eq!(meta.meta["k"], "v");
     }
 
     #[tokio::test]

@@ -8,8 +8,8 @@ pub mod server;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-pub use client::WsSignaller;
-pub use protocol::{IceCandidate, MemberId, MemberInfo};
+pub use client::{MemberMeta, WsSignaller};
+pub use protocol::{IceCandidate, MemberId, MemberInfo, Meta};
 pub use server::{ServerConfig, SignallingServer};
 
 use crate::error::Result;

@@ -12,6 +12,13 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Identifier the server assigns to a member for the lifetime of its connection.
 pub type MemberId = String;
 
+/// Free-form metadata a member publishes about itself with `join` (a JSON
+/// object, as webrtcsink's `meta`); the server relays it as `member-meta`.
+pub type Meta = serde_json::Map<String, serde_json::Value>;
+
+/// Largest `meta` a server accepts, in bytes of its JSON text.
+pub const MAX_META_BYTES: usize = 4096;
+
 /// A member of a room as the server announces it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberInfo {
@@ -58,6 +65,11 @@ pub enum ClientMessage {
         /// Room token; required when the room has one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// Metadata about the member for the others (at most
+        /// [`MAX_META_BYTES`]); left out when there is none, so that servers
+        /// older than this field accept the join.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meta: Option<Meta>,
     },
     /// SDP offer for another member of the same room.
     Offer {
@@ -113,6 +125,15 @@ pub enum ServerMessage {
     MemberJoined {
         /// The new member.
         member: MemberInfo,
+    },
+    /// The metadata a member joined with: sent to the joiner for each member
+    /// already there (right after `welcome`), and to the others right after
+    /// `member-joined`. Only for members that gave `meta`.
+    MemberMeta {
+        /// The member.
+        id: MemberId,
+        /// Its metadata.
+        meta: Meta,
     },
     /// A member left the room (or its connection closed).
     MemberLeft {
@@ -260,8 +281,47 @@ mod tests {
                 version: PROTOCOL_VERSION,
                 room: "r".into(),
                 name: "n".into(),
-                token: None
+                token: None,
+                meta: None,
             }
+        );
+    }
+
+    #[test]
+    fn join_meta_is_optional_and_left_out_when_absent() {
+        let without = ClientMessage::Join {
+            version: PROTOCOL_VERSION,
+            room: "r".into(),
+            name: "n".into(),
+            token: None,
+            meta: None,
+        };
+        assert!(!serde_json::to_string(&without).unwrap().contains("meta"));
+        let parsed = parse_client_message(
+            r#"{"type":"join","room":"r","name":"n","meta":{"camera":"front","n":3}}"#,
+        )
+        .unwrap();
+        let ClientMessage::Join {
+            meta: Some(meta), ..
+        } = parsed
+        else {
+            panic!("{parsed:?}");
+        };
+        assert_eq!(meta["camera"], "front");
+        assert_eq!(meta["n"], 3);
+        assert_eq!(
+            parse_client_message(r#"{"type":"join","room":"r","name":"n","meta":"x"}"#)
+                .unwrap_err()
+                .0,
+            ErrorCode::InvalidMessage
+        );
+        let relayed = ServerMessage::MemberMeta {
+            id: "a".into(),
+            meta,
+        };
+        assert_eq!(
+            serde_json::to_string(&relayed).unwrap(),
+            r#"{"type":"member-meta","id":"a","meta":{"camera":"front","n":3}}"#
         );
     }
 

@@ -264,6 +264,7 @@ async fn run(
     if let Some(element) = element.upgrade() {
         messages::joined(&element, &room, connection.call.self_id());
     }
+    messages::forward_member_meta(element.clone(), connection.take_member_meta(), stop.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut call_ended = false;
     loop {

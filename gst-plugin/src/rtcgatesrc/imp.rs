@@ -29,6 +29,8 @@ struct Outputs {
     by_name: HashMap<String, Output>,
     /// After EOS no new output is made.
     eos: bool,
+    /// New outputs carry RTP (the `rtp` property at READY→PAUSED).
+    rtp: bool,
 }
 
 /// The `rtcgatesrc` element.
@@ -36,6 +38,7 @@ struct Outputs {
 pub struct RtcGateSrc {
     signaller: std::sync::OnceLock<crate::RtcGateSignaller>,
     settings: Mutex<ConnectionSettings>,
+    rtp: Mutex<bool>,
     session: Mutex<Option<Session>>,
     outputs: Arc<Mutex<Outputs>>,
     stats: Arc<Mutex<gst::Array>>,
@@ -51,17 +54,34 @@ impl ObjectSubclass for RtcGateSrc {
 
 impl ObjectImpl for RtcGateSrc {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(connection::properties);
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let mut properties = connection::properties();
+            properties.push(
+                glib::ParamSpecBoolean::builder("rtp")
+                    .nick("RTP output")
+                    .blurb("Output application/x-rtp (frames payloaded again by rtpvp8pay, rtpvp9pay, rtph264pay, rtpopuspay; AV1 stays encoded) instead of encoded frames")
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
+            );
+            properties
+        });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if pspec.name() == "rtp" {
+            *lock(&self.rtp) = value.get().expect("type checked upstream");
+            return;
+        }
         lock(&self.settings).set_property(pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        if pspec.name() == "stats" {
-            return lock(&self.stats).to_value();
+        match pspec.name() {
+            "stats" => return lock(&self.stats).to_value(),
+            "rtp" => return lock(&self.rtp).to_value(),
+            _ => {}
         }
         lock(&self.settings)
             .property(pspec.name())
@@ -127,7 +147,7 @@ impl ElementImpl for RtcGateSrc {
                     name,
                     gst::PadDirection::Src,
                     gst::PadPresence::Sometimes,
-                    &caps::all_caps(kind),
+                    &super::rtp::template_caps(kind),
                 )
                 .expect("valid pad template")
             })
@@ -178,7 +198,11 @@ impl RtcGateSrc {
             gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", message));
             gst::StateChangeError
         })?;
-        lock(&self.outputs).eos = false;
+        {
+            let mut outputs = lock(&self.outputs);
+            outputs.eos = false;
+            outputs.rtp = *lock(&self.rtp);
+        }
         *lock(&self.stats) = gst::Array::new(Vec::<glib::SendValue>::new());
         let element = self.obj().downgrade();
         let (outputs, stats) = (self.outputs.clone(), self.stats.clone());
@@ -218,8 +242,10 @@ impl RtcGateSrc {
 fn remove_output(element: &super::RtcGateSrc, output: Output) {
     let _ = output.pad.set_active(false);
     let _ = element.remove_pad(&output.pad);
-    let _ = output.appsrc.set_state(gst::State::Null);
-    let _ = element.remove(&output.appsrc);
+    for child in output.elements() {
+        let _ = child.set_state(gst::State::Null);
+        let _ = element.remove(&child);
+    }
     // The bin drops its SOURCE flag with its last source child; the element
     // stays a source (it receives the pipeline's EOS).
     element.set_element_flags(gst::ElementFlags::SOURCE);
@@ -250,6 +276,7 @@ async fn run(
     if let Some(element) = element.upgrade() {
         messages::joined(&element, &room, connection.call.self_id());
     }
+    messages::forward_member_meta(element.clone(), connection.take_member_meta(), stop.clone());
     let mut counters: HashMap<(String, MediaKind), u32> = HashMap::new();
     let gates = Arc::new(Gates::default());
     let mut feeders = tokio::task::JoinSet::new();
@@ -371,7 +398,8 @@ async fn feed(
             if lock(&outputs).eos {
                 return None;
             }
-            match output::create(element.upcast_ref(), &name, codec, &first) {
+            let rtp = lock(&outputs).rtp;
+            match output::create(element.upcast_ref(), &name, codec, &first, rtp) {
                 Ok(output) => {
                     let timeline = Timeline::new(element.upcast_ref(), &first);
                     let appsrc = output.appsrc.clone();
@@ -398,9 +426,18 @@ async fn feed(
         _ = gates.created(&member) => {}
         _ = stop.changed() => return,
     }
+    let mut current_caps = caps::frame_caps(codec, &first.data);
     let mut frame = Some(first);
     let mut discont = true;
     while let Some(current) = frame {
+        if current.keyframe
+            && let Some(new) = caps::changed_caps(codec, &current_caps, &current.data)
+        {
+            // Queued in order: downstream gets the caps event before this frame.
+            tracing::info!(pad = %name, %new, "rtcgatesrc picture size changed");
+            appsrc.set_caps(Some(&new));
+            current_caps = new;
+        }
         if appsrc
             .push_buffer(timeline.buffer(&current, discont))
             .is_err()

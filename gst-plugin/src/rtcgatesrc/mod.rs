@@ -12,6 +12,7 @@ use gst::prelude::*;
 mod gate;
 mod imp;
 mod output;
+mod rtp;
 
 glib::wrapper! {
     /// The `rtcgatesrc` element (a bin of one `appsrc` per remote track).

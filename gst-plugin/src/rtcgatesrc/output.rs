@@ -15,19 +15,31 @@ use crate::caps;
 /// this only has to cover the time they take from the network to a sink.
 pub(crate) const LATENCY: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 
-/// The appsrc and ghost pad of one track.
+/// The appsrc, payloader (with the `rtp` property) and ghost pad of one track.
 pub(crate) struct Output {
     pub appsrc: gst_app::AppSrc,
+    pub payloader: Option<gst::Element>,
     pub pad: gst::GhostPad,
 }
 
+impl Output {
+    /// Its elements, upstream first.
+    pub(crate) fn elements(&self) -> Vec<gst::Element> {
+        let mut elements = vec![self.appsrc.clone().upcast()];
+        elements.extend(self.payloader.clone());
+        elements
+    }
+}
+
 /// Creates the output `name` for a track whose first frame is `first`, adds
-/// it to `bin` and returns it.
+/// it to `bin` and returns it. With `rtp`, a payloader after the appsrc
+/// makes it output `application/x-rtp` (`rtp::payloader`).
 pub(crate) fn create(
     bin: &gst::Bin,
     name: &str,
     codec: rtcgate_core::Codec,
     first: &EncodedFrame,
+    rtp: bool,
 ) -> Result<Output, glib::BoolError> {
     let caps = caps::frame_caps(codec, &first.data);
     tracing::debug!(pad = name, %caps, "rtcgatesrc output caps");
@@ -42,7 +54,19 @@ pub(crate) fn create(
         .property_from_str("leaky-type", "downstream")
         .build();
     bin.add(&appsrc)?;
-    let target = appsrc.static_pad("src").expect("appsrc has a src pad");
+    let payloader = if rtp {
+        super::rtp::payloader(codec, name)?
+    } else {
+        None
+    };
+    if let Some(payloader) = &payloader {
+        bin.add(payloader)?;
+        appsrc.link(payloader)?;
+    }
+    let last = payloader.as_ref().unwrap_or(appsrc.upcast_ref());
+    let target = last
+        .static_pad("src")
+        .expect("the last element has a src pad");
     let kind = if codec.kind() == MediaKind::Video {
         "video_%s_%u"
     } else {
@@ -63,10 +87,17 @@ pub(crate) fn create(
             gst::PadProbeReturn::Drop
         }
     });
+    if let Some(payloader) = &payloader {
+        payloader.sync_state_with_parent()?;
+    }
     appsrc.sync_state_with_parent()?;
     pad.set_active(true)?;
     bin.add_pad(&pad)?;
-    Ok(Output { appsrc, pad })
+    Ok(Output {
+        appsrc,
+        payloader,
+        pad,
+    })
 }
 
 /// Maps a track's frame timestamps onto the element's running time: the

@@ -25,7 +25,8 @@ use super::outbox::{Outbox, Outgoing, encode};
 use super::rate_limit::{RateLimiter, Verdict};
 use super::{Shared, stopping};
 use crate::signalling::protocol::{
-    ClientMessage, ErrorCode, MemberId, PROTOCOL_VERSION, ServerMessage, parse_client_message,
+    ClientMessage, ErrorCode, MAX_META_BYTES, MemberId, Meta, PROTOCOL_VERSION, ServerMessage,
+    parse_client_message,
 };
 
 /// Longest room or display name, in characters.
@@ -350,7 +351,8 @@ impl Session<'_> {
                 room,
                 name,
                 token,
-            } => self.join(version, room, name, token),
+                meta,
+            } => self.join(version, room, name, token, meta),
             ClientMessage::Offer { to, sdp } => {
                 self.relay("offer", &to, |from| ServerMessage::Offer { from, sdp })
             }
@@ -370,7 +372,14 @@ impl Session<'_> {
         None
     }
 
-    fn join(&mut self, version: u32, room: String, name: String, token: Option<String>) {
+    fn join(
+        &mut self,
+        version: u32,
+        room: String,
+        name: String,
+        token: Option<String>,
+        meta: Option<Meta>,
+    ) {
         if let Some(member) = &self.member {
             self.outbox.send_error(
                 ErrorCode::AlreadyJoined,
@@ -387,8 +396,9 @@ impl Session<'_> {
             );
             return;
         }
-        if let Err(explanation) =
-            check_label("room", &room).and_then(|()| check_label("name", &name))
+        if let Err(explanation) = check_label("room", &room)
+            .and_then(|()| check_label("name", &name))
+            .and_then(|()| check_meta(meta.as_ref()))
         {
             self.outbox
                 .send_error(ErrorCode::InvalidMessage, explanation, false);
@@ -397,7 +407,7 @@ impl Session<'_> {
         match self
             .shared
             .registry
-            .join(&room, &name, token.as_deref(), &self.outbox)
+            .join(&room, &name, token.as_deref(), meta, &self.outbox)
         {
             Ok(id) => {
                 info!(peer = %self.peer, %room, member = %id, %name, "member joined");
@@ -465,6 +475,19 @@ fn check_label(field: &str, value: &str) -> Result<(), String> {
     }
     if value.chars().any(char::is_control) {
         return Err(format!("`{field}` must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Checks a join's `meta`: at most [`MAX_META_BYTES`] of JSON.
+fn check_meta(meta: Option<&Meta>) -> Result<(), String> {
+    let size = meta.map_or(0, |m| {
+        serde_json::Value::Object(m.clone()).to_string().len()
+    });
+    if size > MAX_META_BYTES {
+        return Err(format!(
+            "`meta` must be at most {MAX_META_BYTES} bytes of JSON (got {size})"
+        ));
     }
     Ok(())
 }

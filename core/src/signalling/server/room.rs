@@ -12,7 +12,7 @@ use rand::Rng;
 
 use super::outbox::{Outbox, encode};
 use crate::signalling::protocol::{
-    ErrorCode, MemberId, MemberInfo, PROTOCOL_VERSION, ServerMessage,
+    ErrorCode, MemberId, MemberInfo, Meta, PROTOCOL_VERSION, ServerMessage,
 };
 
 /// Limits and pre-set tokens the registry enforces.
@@ -33,6 +33,7 @@ pub(crate) type Refusal = (ErrorCode, String);
 struct Member {
     id: MemberId,
     name: String,
+    meta: Option<Meta>,
     outbox: Outbox,
 }
 
@@ -76,12 +77,15 @@ impl Registry {
     ///
     /// On success the welcome is already queued on `outbox` (before any
     /// message another member could send to the newcomer) and the other
-    /// members have been told; returns the new member's id.
+    /// members have been told (with `member-meta` after `welcome` for the
+    /// members that have metadata, and after `member-joined` for the
+    /// newcomer's); returns the new member's id.
     pub(crate) fn join(
         &self,
         room: &str,
         name: &str,
         token: Option<&str>,
+        meta: Option<Meta>,
         outbox: &Outbox,
     ) -> Result<MemberId, Refusal> {
         let token = token.filter(|t| !t.is_empty());
@@ -148,11 +152,29 @@ impl Registry {
             },
         });
         for member in &entry.members {
+            if let Some(meta) = &member.meta {
+                outbox.send(&ServerMessage::MemberMeta {
+                    id: member.id.clone(),
+                    meta: meta.clone(),
+                });
+            }
+        }
+        let meta_message = meta.as_ref().map(|meta| {
+            encode(&ServerMessage::MemberMeta {
+                id: id.clone(),
+                meta: meta.clone(),
+            })
+        });
+        for member in &entry.members {
             member.outbox.push(joined.clone());
+            if let Some(message) = &meta_message {
+                member.outbox.push(message.clone());
+            }
         }
         entry.members.push(Member {
             id: id.clone(),
             name: name.to_owned(),
+            meta,
             outbox: outbox.clone(),
         });
         inner.ids.insert(id.clone());
@@ -266,10 +288,10 @@ mod tests {
         let reg = registry(&[]);
         let (a, mut a_rx, _) = Outbox::new(8);
         let (b, mut b_rx, _) = Outbox::new(8);
-        let a_id = reg.join("r", "alice", None, &a).unwrap();
+        let a_id = reg.join("r", "alice", None, None, &a).unwrap();
         assert_eq!(a_id.len(), 12);
         assert!(a_id.chars().all(|c| c.is_ascii_hexdigit()));
-        let b_id = reg.join("r", "bob", None, &b).unwrap();
+        let b_id = reg.join("r", "bob", None, None, &b).unwrap();
         assert_ne!(a_id, b_id);
         let a_msgs = drain(&mut a_rx);
         assert!(matches!(&a_msgs[0], ServerMessage::Welcome { members, .. } if members.is_empty()));
@@ -297,23 +319,59 @@ mod tests {
     }
 
     #[test]
+    fn meta_goes_to_members_there_and_to_later_ones() {
+        let reg = registry(&[]);
+        let (a, mut a_rx, _) = Outbox::new(8);
+        let (b, mut b_rx, _) = Outbox::new(8);
+        let meta: Meta = serde_json::from_str(r#"{"camera":"front"}"#).unwrap();
+        let a_id = reg
+            .join("r", "alice", None, Some(meta.clone()), &a)
+            .unwrap();
+        let b_id = reg.join("r", "bob", None, Some(meta.clone()), &b).unwrap();
+        // alice: welcome, bob joined, bob's meta.
+        let a_msgs = drain(&mut a_rx);
+        assert_eq!(a_msgs.len(), 3, "{a_msgs:?}");
+        assert!(matches!(&a_msgs[1], ServerMessage::MemberJoined { member } if member.id == b_id));
+        assert_eq!(
+            a_msgs[2],
+            ServerMessage::MemberMeta {
+                id: b_id.clone(),
+                meta: meta.clone()
+            }
+        );
+        // bob: welcome, then alice's meta.
+        let b_msgs = drain(&mut b_rx);
+        assert_eq!(b_msgs.len(), 2, "{b_msgs:?}");
+        assert!(matches!(&b_msgs[0], ServerMessage::Welcome { .. }));
+        assert_eq!(b_msgs[1], ServerMessage::MemberMeta { id: a_id, meta });
+        // Without meta, nothing more than before.
+        let reg = registry(&[]);
+        let (c, mut c_rx, _) = Outbox::new(8);
+        let (d, mut d_rx, _) = Outbox::new(8);
+        reg.join("r", "c", None, None, &c).unwrap();
+        reg.join("r", "d", None, None, &d).unwrap();
+        assert_eq!(drain(&mut c_rx).len(), 2);
+        assert_eq!(drain(&mut d_rx).len(), 1);
+    }
+
+    #[test]
     fn token_of_creator_holds_while_room_exists() {
         let reg = registry(&[]);
         let (o, _rx, _) = Outbox::new(8);
-        let first = reg.join("r", "a", Some("secret"), &o).unwrap();
+        let first = reg.join("r", "a", Some("secret"), None, &o).unwrap();
         assert_eq!(
-            reg.join("r", "b", None, &o).unwrap_err().0,
+            reg.join("r", "b", None, None, &o).unwrap_err().0,
             ErrorCode::WrongToken
         );
         assert_eq!(
-            reg.join("r", "b", Some("nope"), &o).unwrap_err().0,
+            reg.join("r", "b", Some("nope"), None, &o).unwrap_err().0,
             ErrorCode::WrongToken
         );
-        let second = reg.join("r", "b", Some("secret"), &o).unwrap();
+        let second = reg.join("r", "b", Some("secret"), None, &o).unwrap();
         reg.leave("r", &first);
         reg.leave("r", &second);
         // The room is gone, so a new creator picks a new token (or none).
-        reg.join("r", "c", None, &o).unwrap();
+        reg.join("r", "c", None, None, &o).unwrap();
     }
 
     #[test]
@@ -321,31 +379,31 @@ mod tests {
         let reg = registry(&[("r", "fixed")]);
         let (o, _rx, _) = Outbox::new(8);
         assert_eq!(
-            reg.join("r", "a", None, &o).unwrap_err().0,
+            reg.join("r", "a", None, None, &o).unwrap_err().0,
             ErrorCode::WrongToken
         );
         assert_eq!(
-            reg.join("r", "a", Some("other"), &o).unwrap_err().0,
+            reg.join("r", "a", Some("other"), None, &o).unwrap_err().0,
             ErrorCode::WrongToken
         );
-        reg.join("r", "a", Some("fixed"), &o).unwrap();
+        reg.join("r", "a", Some("fixed"), None, &o).unwrap();
         // Open rooms stay open even when the joiner brings a token.
-        reg.join("open", "a", Some("whatever"), &o).unwrap();
+        reg.join("open", "a", Some("whatever"), None, &o).unwrap();
     }
 
     #[test]
     fn limits_give_room_full() {
         let reg = registry(&[]);
         let (o, _rx, _) = Outbox::new(64);
-        reg.join("r1", "a", None, &o).unwrap();
-        reg.join("r1", "b", None, &o).unwrap();
+        reg.join("r1", "a", None, None, &o).unwrap();
+        reg.join("r1", "b", None, None, &o).unwrap();
         assert_eq!(
-            reg.join("r1", "c", None, &o).unwrap_err().0,
+            reg.join("r1", "c", None, None, &o).unwrap_err().0,
             ErrorCode::RoomFull
         );
-        reg.join("r2", "c", None, &o).unwrap();
+        reg.join("r2", "c", None, None, &o).unwrap();
         assert_eq!(
-            reg.join("r3", "d", None, &o).unwrap_err().0,
+            reg.join("r3", "d", None, None, &o).unwrap_err().0,
             ErrorCode::RoomFull
         );
     }
@@ -356,9 +414,9 @@ mod tests {
         let (a, _a_rx, _) = Outbox::new(8);
         let (b, mut b_rx, _) = Outbox::new(8);
         let (c, _c_rx, _) = Outbox::new(8);
-        let a_id = reg.join("r1", "a", None, &a).unwrap();
-        let b_id = reg.join("r1", "b", None, &b).unwrap();
-        let c_id = reg.join("r2", "c", None, &c).unwrap();
+        let a_id = reg.join("r1", "a", None, None, &a).unwrap();
+        let b_id = reg.join("r1", "b", None, None, &b).unwrap();
+        let c_id = reg.join("r2", "c", None, None, &c).unwrap();
         drain(&mut b_rx);
         let msg = encode(&ServerMessage::Offer {
             from: a_id.clone(),
