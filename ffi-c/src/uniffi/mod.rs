@@ -346,6 +346,7 @@ mod tests {
             bind_address: Some("10.0.0.5:0".into()),
             include_loopback: false,
             join_timeout_ms: 0,
+            token: Some("secret".into()),
         };
         let (options, timeout) = config.to_options().unwrap();
         assert_eq!(options.ice_servers[0].username, "u");
@@ -358,6 +359,12 @@ mod tests {
             vec!["10.0.0.5:0".parse::<std::net::SocketAddr>().unwrap()]
         );
         assert!(timeout > Duration::ZERO);
+        let (_, request) = config.join_request("ws://127.0.0.1:9/ws", "room".into(), "me".into());
+        assert_eq!(request.token.as_deref(), Some("secret"));
+        assert_eq!(
+            (request.room.as_str(), request.display_name.as_str()),
+            ("room", "me")
+        );
         let bad = CallConfig {
             bind_address: Some("nowhere".into()),
             ..config
