@@ -88,6 +88,9 @@ class FramePipe private constructor(private var id: Long, private val push: Bool
             if (path != null) System.load(path) else System.loadLibrary("rtcgate")
         }
 
+        /** Makes sure librtcgate is loaded by the JVM (natives registered); see [FrameReceiver]. */
+        internal fun ensureLoaded() {}
+
         /** A pipe that pushes samples into [track]. */
         fun forLocal(track: LocalTrack): FramePipe = FramePipe(track.pipeId().toLong(), true)
 
