@@ -17,9 +17,14 @@
 //!   buffer over the frame's memory (module `sink`: the thread, the
 //!   buffer's lifetime rule, exceptions thrown by the callback).
 //! - Library threads that call into Java attach once and stay attached
-//!   (as daemons), until they end.
+//!   (as daemons), until they end (module `thread`), including the uniffi
+//!   listener threads, so that JNA does not attach and detach them for
+//!   every callback.
 
 mod sink;
+mod thread;
+
+pub use thread::ThreadAttachment;
 
 use std::collections::HashMap;
 use std::ffi::c_void;

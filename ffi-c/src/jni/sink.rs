@@ -20,7 +20,7 @@
 //!   (except on the delivery thread itself, so a sink may close its own
 //!   receiver from inside the callback).
 
-use std::ffi::{CStr, c_void};
+use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 use std::thread::ThreadId;
@@ -28,8 +28,7 @@ use std::time::Duration;
 
 use jni::objects::{GlobalRef, JMethodID, JObject, JValue};
 use jni::signature::{Primitive, ReturnType};
-use jni::sys::{JNI_OK, JNI_VERSION_1_6, JavaVMAttachArgs};
-use jni::{JNIEnv, JavaVM};
+use jni::JNIEnv;
 use rtcgate_core::EncodedFrame;
 use rtcgate_core::media::FrameSubscription;
 use tokio::sync::oneshot;
@@ -104,7 +103,7 @@ pub(super) fn start(
     let thread = std::thread::Builder::new()
         .name(THREAD_NAME.to_string_lossy().into_owned())
         .spawn(move || {
-            match attach(&vm) {
+            match super::thread::attach(&vm, THREAD_NAME) {
                 Ok(mut env) => {
                     let ran = catch_unwind(AssertUnwindSafe(|| {
                         run(
@@ -116,7 +115,7 @@ pub(super) fn start(
                     }
                     // Released while still attached, then detached.
                     drop(receiver);
-                    detach(&vm);
+                    super::thread::detach(&vm);
                 }
                 Err(e) => tracing::error!("JNI frame thread cannot attach to the JVM: {e}"),
             }
@@ -128,44 +127,6 @@ pub(super) fn start(
         done,
         thread: thread.thread().id(),
     })
-}
-
-/// Attaches the calling (library) thread to the JVM as a daemon named
-/// [`THREAD_NAME`]. jni-rs' own attach functions cannot name the thread.
-fn attach(vm: &JavaVM) -> Result<JNIEnv<'static>, String> {
-    let raw = vm.get_java_vm_pointer();
-    let mut args = JavaVMAttachArgs {
-        version: JNI_VERSION_1_6,
-        name: THREAD_NAME.as_ptr().cast_mut(),
-        group: std::ptr::null_mut(),
-    };
-    let mut env: *mut c_void = std::ptr::null_mut();
-    // SAFETY: `raw` is the live JavaVM's invocation interface; the args
-    // outlive the call (the JVM copies the name).
-    let rc = unsafe {
-        let attach = (**raw)
-            .AttachCurrentThreadAsDaemon
-            .ok_or("no AttachCurrentThreadAsDaemon")?;
-        attach(raw, &mut env, (&raw mut args).cast())
-    };
-    if rc != JNI_OK {
-        return Err(format!("AttachCurrentThreadAsDaemon returned {rc}"));
-    }
-    // SAFETY: a non-null JNIEnv for this thread, valid while it is attached,
-    // i.e. until [`detach`] at the end of the thread.
-    unsafe { JNIEnv::from_raw(env.cast()) }.map_err(|e| e.to_string())
-}
-
-/// Detaches the calling thread, attached by [`attach`].
-fn detach(vm: &JavaVM) {
-    let raw = vm.get_java_vm_pointer();
-    // SAFETY: the thread was attached by `attach` and holds no JNI
-    // references any more (the receiver's global reference was released).
-    unsafe {
-        if let Some(detach) = (**raw).DetachCurrentThread {
-            detach(raw);
-        }
-    }
 }
 
 /// The delivery thread's loop.

@@ -227,9 +227,15 @@ where
     let handle = runtime()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let (finished, done) = oneshot::channel::<()>();
+    let thread_name = name.to_owned();
     let thread = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
+            // Attached to the JVM for the thread's whole life (when a JVM
+            // loaded the library): JNA would otherwise attach and detach it
+            // around every listener call. Dropped last: the pump (and the
+            // listener it owns) is released while still attached.
+            let _jvm = crate::jni_pipe::ThreadAttachment::new(&thread_name);
             handle.block_on(async move {
                 tokio::select! {
                     _ = pump => {}
