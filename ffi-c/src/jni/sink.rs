@@ -26,9 +26,9 @@ use std::sync::mpsc;
 use std::thread::ThreadId;
 use std::time::Duration;
 
+use jni::JNIEnv;
 use jni::objects::{GlobalRef, JMethodID, JObject, JValue};
 use jni::signature::{Primitive, ReturnType};
-use jni::JNIEnv;
 use rtcgate_core::EncodedFrame;
 use rtcgate_core::media::FrameSubscription;
 use tokio::sync::oneshot;
