@@ -3185,6 +3185,12 @@ public struct CallConfig: Equatable, Hashable {
      * How long joining may take, in milliseconds.
      */
     public var joinTimeoutMs: UInt32
+    /**
+     * The room's token: a room the server has no token for takes the token
+     * of the join that creates it; a join with another token (or none) is
+     * refused with `SignallingRejected` (code `WrongToken`).
+     */
+    public var token: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3203,12 +3209,18 @@ public struct CallConfig: Equatable, Hashable {
          */includeLoopback: Bool = false, 
         /**
          * How long joining may take, in milliseconds.
-         */joinTimeoutMs: UInt32 = UInt32(10000)) {
+         */joinTimeoutMs: UInt32 = UInt32(10000), 
+        /**
+         * The room's token: a room the server has no token for takes the token
+         * of the join that creates it; a join with another token (or none) is
+         * refused with `SignallingRejected` (code `WrongToken`).
+         */token: String? = nil) {
         self.iceServers = iceServers
         self.relayOnly = relayOnly
         self.bindAddress = bindAddress
         self.includeLoopback = includeLoopback
         self.joinTimeoutMs = joinTimeoutMs
+        self.token = token
     }
 
     
@@ -3231,7 +3243,8 @@ public struct FfiConverterTypeCallConfig: FfiConverterRustBuffer {
                 relayOnly: FfiConverterBool.read(from: &buf), 
                 bindAddress: FfiConverterOptionString.read(from: &buf), 
                 includeLoopback: FfiConverterBool.read(from: &buf), 
-                joinTimeoutMs: FfiConverterUInt32.read(from: &buf)
+                joinTimeoutMs: FfiConverterUInt32.read(from: &buf), 
+                token: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3241,6 +3254,7 @@ public struct FfiConverterTypeCallConfig: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.bindAddress, into: &buf)
         FfiConverterBool.write(value.includeLoopback, into: &buf)
         FfiConverterUInt32.write(value.joinTimeoutMs, into: &buf)
+        FfiConverterOptionString.write(value.token, into: &buf)
     }
 }
 

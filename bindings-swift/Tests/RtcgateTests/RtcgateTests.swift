@@ -104,6 +104,29 @@ final class RtcgateTests: XCTestCase {
         XCTAssertFalse(server.isRunning())
     }
 
+    func testRoomTokenRefusesAWrongTokenAndAdmitsTheRightOne() async throws {
+        let server = try SignallingServer.start(bindAddress: nil, webRoot: nil)
+        // The first join creates the room and sets its token.
+        let alice = try await Call.join(url: server.url(), room: "locked", displayName: "alice",
+                                        config: CallConfig(token: "s3cret"), listener: nil)
+        for config in [CallConfig(token: "wrong"), CallConfig()] {
+            do {
+                _ = try await Call.join(url: server.url(), room: "locked", displayName: "mallory",
+                                        config: config, listener: nil)
+                XCTFail("joined without the room's token")
+            } catch RtcgateError.SignallingRejected(let code, _) {
+                XCTAssertEqual(code, "WrongToken")
+            }
+        }
+        let bob = try await Call.join(url: server.url(), room: "locked", displayName: "bob",
+                                      config: CallConfig(token: "s3cret"), listener: nil)
+        let names = try await bob.members().map { $0.name }
+        XCTAssertEqual(names, ["alice"])
+        try await bob.leave()
+        try await alice.leave()
+        try await server.stop()
+    }
+
     func testTwoCallsExchangeMessagesAndFrames() async throws {
         let server = try SignallingServer.start(bindAddress: nil, webRoot: nil)
         let alice = CallInbox()

@@ -12,8 +12,19 @@
 //!   writes the next frame straight into the caller's direct buffer.
 //! - Every native runs inside `catch_unwind`: a panic becomes a Java
 //!   `IllegalStateException`, never an unwind into the JVM.
+//! - `io.rtcgate.FrameReceiver` turns a pull pipe into push delivery: a
+//!   library thread calls a Java method for every frame, with a direct
+//!   buffer over the frame's memory (module `sink`: the thread, the
+//!   buffer's lifetime rule, exceptions thrown by the callback).
 //! - Library threads that call into Java attach once and stay attached
-//!   ([`attach_current_thread`]).
+//!   (as daemons), until they end (module `thread`), including the uniffi
+//!   listener threads, so that JNA does not attach and detach them for
+//!   every callback.
+
+mod sink;
+mod thread;
+
+pub use thread::ThreadAttachment;
 
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -22,14 +33,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use jni::objects::{JByteBuffer, JClass};
+use jni::objects::{JByteBuffer, JClass, JObject};
 use jni::sys::{JNI_ERR, JNI_VERSION_1_6, jint, jlong};
 use jni::{JNIEnv, JavaVM, NativeMethod};
 use rtcgate_core::media::FrameSubscription;
 use rtcgate_core::{EncodedFrame, LocalTrack, MediaSample, RemoteTrack};
 
-/// The class whose natives are registered.
+/// The class whose pipe natives are registered.
 const PIPE_CLASS: &str = "io/rtcgate/FramePipe";
+
+/// The class whose push-delivery natives are registered.
+const RECEIVER_CLASS: &str = "io/rtcgate/FrameReceiver";
 
 /// `nativePull`: no frame within the time limit.
 const PULL_TIMEOUT: jint = -1;
@@ -46,16 +60,12 @@ pub fn java_vm() -> Option<&'static JavaVM> {
     VM.get()
 }
 
-/// Attaches the calling library thread to the JVM once (permanently: the
-/// thread detaches when it ends) and returns its environment.
-pub fn attach_current_thread() -> Option<JNIEnv<'static>> {
-    java_vm()?.attach_current_thread_permanently().ok()
-}
-
 /// What a pipe id names.
 enum Pipe {
     Push(LocalTrack),
     Pull(Arc<tokio::sync::Mutex<Reader>>),
+    /// A pull pipe turned into push delivery (`FrameReceiver`).
+    Sink(sink::Sink),
 }
 
 struct Reader {
@@ -244,9 +254,53 @@ extern "system" fn native_release(mut env: JNIEnv, _class: JClass, pipe: jlong) 
     })
 }
 
+/// `void FrameReceiver.nativeStart(long pipe)`: turns the pull pipe into
+/// push delivery to this receiver (its `deliver`, `ended` and `failed`
+/// methods) on a library thread. The pipe must be idle (no pull running).
+extern "system" fn native_sink_start(mut env: JNIEnv, receiver: JObject, pipe: jlong) {
+    guarded(&mut env, (), |env| {
+        let id = pipe as u64;
+        let reader = match pipes().remove(&id) {
+            Some(Pipe::Pull(reader)) => reader,
+            Some(other) => {
+                pipes().insert(id, other);
+                return Err(format!("pipe {pipe} is not a pull pipe of a remote track"));
+            }
+            None => return Err(format!("no pipe {pipe}")),
+        };
+        let reader = match Arc::try_unwrap(reader) {
+            Ok(reader) => reader.into_inner(),
+            Err(reader) => {
+                pipes().insert(id, Pipe::Pull(reader));
+                return Err(format!("pipe {pipe} is being pulled"));
+            }
+        };
+        if reader.ended {
+            return Err("the track has ended".into());
+        }
+        let sink = sink::start(env, &receiver, reader.frames, reader.pending)?;
+        pipes().insert(id, Pipe::Sink(sink));
+        Ok(())
+    })
+}
+
+/// `void FrameReceiver.nativeStop(long pipe)`: forgets the pipe; if it
+/// delivers, stops delivery and waits for a callback in progress (not when
+/// called from the callback itself). Unknown ids are ignored.
+extern "system" fn native_sink_stop(mut env: JNIEnv, _receiver: JObject, pipe: jlong) {
+    guarded(&mut env, (), |_| {
+        let removed = pipes().remove(&(pipe as u64));
+        if let Some(Pipe::Sink(sink)) = removed {
+            sink.stop();
+        }
+        Ok(())
+    })
+}
+
 /// Called by the JVM when it loads the library: caches the `JavaVM` and
-/// registers `FramePipe`'s natives (if the class is on the class path of the
-/// loading class loader; otherwise the natives are simply not registered).
+/// registers the natives of `FramePipe` and `FrameReceiver` (each if the
+/// class is on the class path of the loading class loader; otherwise its
+/// natives are simply not registered).
 #[unsafe(no_mangle)]
 pub extern "system" fn JNI_OnLoad(vm: JavaVM, _reserved: *mut c_void) -> jint {
     let loaded = catch_unwind(AssertUnwindSafe(|| {
@@ -269,9 +323,26 @@ pub extern "system" fn JNI_OnLoad(vm: JavaVM, _reserved: *mut c_void) -> jint {
                 fn_ptr: native_release as *mut c_void,
             },
         ];
-        if env.register_native_methods(PIPE_CLASS, &methods).is_err() {
-            let _ = env.exception_clear();
-            tracing::debug!("io.rtcgate.FramePipe not found: JNI natives not registered");
+        let receiver_methods = [
+            NativeMethod {
+                name: "nativeStart".into(),
+                sig: "(J)V".into(),
+                fn_ptr: native_sink_start as *mut c_void,
+            },
+            NativeMethod {
+                name: "nativeStop".into(),
+                sig: "(J)V".into(),
+                fn_ptr: native_sink_stop as *mut c_void,
+            },
+        ];
+        for (class, methods) in [
+            (PIPE_CLASS, &methods[..]),
+            (RECEIVER_CLASS, &receiver_methods[..]),
+        ] {
+            if env.register_native_methods(class, methods).is_err() {
+                let _ = env.exception_clear();
+                tracing::debug!("{class} not found: its JNI natives are not registered");
+            }
         }
         Some(())
     }));

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rtcgate_core::call::IceTransportPolicy;
+use rtcgate_core::signalling::{JoinRequest, WsSignaller};
 use rtcgate_core::{CallEvent as CoreEvent, CallEvents, CallOptions, IceServer};
 
 use super::data_channel::{DataChannel, DataChannelConfig};
@@ -43,6 +44,11 @@ pub struct CallConfig {
     /// How long joining may take, in milliseconds.
     #[uniffi(default = 10000)]
     pub join_timeout_ms: u32,
+    /// The room's token: a room the server has no token for takes the token
+    /// of the join that creates it; a join with another token (or none) is
+    /// refused with `SignallingRejected` (code `WrongToken`).
+    #[uniffi(default = None)]
+    pub token: Option<String>,
 }
 
 impl CallConfig {
@@ -71,6 +77,21 @@ impl CallConfig {
         }
         let timeout = Duration::from_millis(u64::from(self.join_timeout_ms.max(1)));
         Ok((options, timeout))
+    }
+
+    /// The signaller for `url` and what to ask it for (room, name, token).
+    pub(crate) fn join_request(
+        &self,
+        url: &str,
+        room: String,
+        display_name: String,
+    ) -> (Arc<WsSignaller>, JoinRequest) {
+        let request = JoinRequest {
+            room,
+            display_name,
+            token: self.token.clone(),
+        };
+        (Arc::new(WsSignaller::new(url)), request)
     }
 }
 
@@ -251,10 +272,11 @@ impl Call {
             return Err(invalid("room and display name must not be empty"));
         }
         let (options, timeout) = config.to_options()?;
+        let (signaller, request) = config.join_request(&url, room, display_name);
         let joined = on_runtime(async move {
             tokio::time::timeout(
                 timeout,
-                rtcgate_core::Call::join_url(&url, &room, &display_name, options),
+                rtcgate_core::Call::join(signaller, request, options),
             )
             .await
         })

@@ -227,9 +227,15 @@ where
     let handle = runtime()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let (finished, done) = oneshot::channel::<()>();
+    let thread_name = name.to_owned();
     let thread = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
+            // Attached to the JVM for the thread's whole life (when a JVM
+            // loaded the library): JNA would otherwise attach and detach it
+            // around every listener call. Dropped last: the pump (and the
+            // listener it owns) is released while still attached.
+            let _jvm = crate::jni_pipe::ThreadAttachment::new(&thread_name);
             handle.block_on(async move {
                 tokio::select! {
                     _ = pump => {}
@@ -346,6 +352,7 @@ mod tests {
             bind_address: Some("10.0.0.5:0".into()),
             include_loopback: false,
             join_timeout_ms: 0,
+            token: Some("secret".into()),
         };
         let (options, timeout) = config.to_options().unwrap();
         assert_eq!(options.ice_servers[0].username, "u");
@@ -358,6 +365,12 @@ mod tests {
             vec!["10.0.0.5:0".parse::<std::net::SocketAddr>().unwrap()]
         );
         assert!(timeout > Duration::ZERO);
+        let (_, request) = config.join_request("ws://127.0.0.1:9/ws", "room".into(), "me".into());
+        assert_eq!(request.token.as_deref(), Some("secret"));
+        assert_eq!(
+            (request.room.as_str(), request.display_name.as_str()),
+            ("room", "me")
+        );
         let bad = CallConfig {
             bind_address: Some("nowhere".into()),
             ..config

@@ -254,13 +254,13 @@ impl Recorder {
         }
         let (call_options, timeout) = call_config.to_options()?;
         let options = config.to_options()?;
+        let (signaller, request) = call_config.join_request(&url, room, display_name);
         let (recorder, events) = on_runtime(async move {
             tokio::time::timeout(
                 timeout,
-                rtcgate_core::recorder::Recorder::join(
-                    &url,
-                    &room,
-                    &display_name,
+                rtcgate_core::recorder::Recorder::join_with(
+                    signaller,
+                    request,
                     call_options,
                     options,
                 ),

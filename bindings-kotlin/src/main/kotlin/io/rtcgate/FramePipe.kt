@@ -88,6 +88,16 @@ class FramePipe private constructor(private var id: Long, private val push: Bool
             if (path != null) System.load(path) else System.loadLibrary("rtcgate")
         }
 
+        /**
+         * Makes sure librtcgate is loaded by the JVM, not only by JNA: its
+         * `JNI_OnLoad` registers the natives of [FramePipe] and [FrameReceiver]
+         * and keeps the JavaVM, with which the library attaches its listener
+         * threads once instead of JNA attaching and detaching them around
+         * every uniffi listener call (docs/bindings.md). Call it at start-up
+         * in apps that use only the uniffi API; harmless twice.
+         */
+        fun ensureLoaded() {}
+
         /** A pipe that pushes samples into [track]. */
         fun forLocal(track: LocalTrack): FramePipe = FramePipe(track.pipeId().toLong(), true)
 

@@ -5773,6 +5773,13 @@ data class CallConfig (
      * How long joining may take, in milliseconds.
      */
     var `joinTimeoutMs`: kotlin.UInt = 10000u 
+    , 
+    /**
+     * The room's token: a room the server has no token for takes the token
+     * of the join that creates it; a join with another token (or none) is
+     * refused with `SignallingRejected` (code `WrongToken`).
+     */
+    var `token`: kotlin.String? = null 
     
 ){
     
@@ -5794,6 +5801,7 @@ public object FfiConverterTypeCallConfig: FfiConverterRustBuffer<CallConfig> {
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -5802,7 +5810,8 @@ public object FfiConverterTypeCallConfig: FfiConverterRustBuffer<CallConfig> {
             FfiConverterBoolean.allocationSize(value.`relayOnly`) +
             FfiConverterOptionalString.allocationSize(value.`bindAddress`) +
             FfiConverterBoolean.allocationSize(value.`includeLoopback`) +
-            FfiConverterUInt.allocationSize(value.`joinTimeoutMs`)
+            FfiConverterUInt.allocationSize(value.`joinTimeoutMs`) +
+            FfiConverterOptionalString.allocationSize(value.`token`)
     )
 
     override fun write(value: CallConfig, buf: ByteBuffer) {
@@ -5811,6 +5820,7 @@ public object FfiConverterTypeCallConfig: FfiConverterRustBuffer<CallConfig> {
             FfiConverterOptionalString.write(value.`bindAddress`, buf)
             FfiConverterBoolean.write(value.`includeLoopback`, buf)
             FfiConverterUInt.write(value.`joinTimeoutMs`, buf)
+            FfiConverterOptionalString.write(value.`token`, buf)
     }
 }
 

@@ -130,6 +130,43 @@ class BindingsTest {
     }
 
     @Test
+    fun `a room token refuses a wrong token and admits the right one`() = runBlocking<Unit> {
+        requireNetns()
+        SignallingServer.start(null, null).use { server ->
+            val alice = CallInbox()
+            // The first join creates the room and sets its token.
+            Call.join(server.url(), "locked", "alice", CallConfig(token = "s3cret"), alice).use { aliceCall ->
+                for (config in listOf(CallConfig(token = "wrong"), CallConfig())) {
+                    val refused = assertThrows<RtcgateException.SignallingRejected> {
+                        runBlocking { Call.join(server.url(), "locked", "mallory", config, null) }
+                    }
+                    assertEquals("WrongToken", refused.code)
+                    // The recorder joins the same way and is refused the same way.
+                    assertThrows<RtcgateException.SignallingRejected> {
+                        runBlocking {
+                            Recorder.join(
+                                server.url(), "locked", "rec", config,
+                                RecorderConfig(System.getProperty("java.io.tmpdir"), 200u), null,
+                            )
+                        }
+                    }
+                }
+                Call.join(server.url(), "locked", "bob", CallConfig(token = "s3cret"), null).use { bobCall ->
+                    assertEquals(listOf("alice"), bobCall.members().map { it.name })
+                    val joined = alice.events.next("bob joined") { e ->
+                        (e as? CallEvent.MemberJoined)?.member?.takeIf { it.name == "bob" }
+                    }
+                    assertEquals(bobCall.selfId(), joined.id)
+                    // Nobody refused ever appeared in the room.
+                    assertEquals(listOf("bob"), aliceCall.members().map { it.name })
+                    bobCall.leave()
+                }
+                aliceCall.leave()
+            }
+        }
+    }
+
+    @Test
     fun `a recorder writes a file that demuxes`() = runBlocking<Unit> {
         requireNetns()
         val folder = Files.createTempDirectory("rtcgate-kotlin-rec").toFile()
