@@ -14,6 +14,10 @@ use rtcgate_core::{
 use support::path::{EmulatedPath, PathSpec};
 use support::{init_logging, next_matching, require_interfaces, start_server, within};
 
+/// One emulated path at a time: its NFQUEUE rule takes every UDP datagram of the
+/// namespace, so two tests' paths (and `lo` MTU changes) would mix.
+static PATH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Two calls in `room`, the second opening a channel to the first; returns
 /// (sending end, receiving end, time from the second join to open on both).
 async fn channel_pair(
@@ -70,6 +74,7 @@ fn message(seq: u32, size: usize) -> Vec<u8> {
 async fn reliable_channel_delivers_every_byte_in_order_through_loss_and_reordering() {
     init_logging();
     require_interfaces();
+    let _path = PATH.lock().await;
     let server = start_server().await;
     let (calls, _events, sender, receiver, _) =
         channel_pair(&server.url(), "lossy-bulk", DataChannelOptions::reliable()).await;
@@ -143,6 +148,7 @@ async fn reliable_channel_delivers_every_byte_in_order_through_loss_and_reorderi
 async fn channels_open_and_carry_data_over_a_slow_lossy_path() {
     init_logging();
     require_interfaces();
+    let _path = PATH.lock().await;
     let server = start_server().await;
     let path = EmulatedPath::start(PathSpec::rtt_loss(Duration::from_millis(40), 1.0));
     let mut setups = Vec::new();
