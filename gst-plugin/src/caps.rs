@@ -1,8 +1,7 @@
 //! Encoded caps of the codecs rtcgate carries, both ways.
 
 use rtcgate_core::Codec;
-
-use crate::bitstream;
+use rtcgate_core::media::picture_size;
 
 /// Caps of encoded `codec` as rtcgatesrc produces them (no picture size).
 pub(crate) fn codec_caps(codec: Codec) -> gst::Caps {
@@ -27,10 +26,10 @@ pub(crate) fn codec_caps(codec: Codec) -> gst::Caps {
 
 /// Caps of a remote track's keyframe: [`codec_caps`] plus a variable frame
 /// rate (`0/1`) for video and the picture size the keyframe declares
-/// ([`bitstream::picture_size`]), which muxers need.
+/// ([`picture_size`], from rtcgate-core), which muxers need.
 pub(crate) fn frame_caps(codec: Codec, keyframe: &[u8]) -> gst::Caps {
     let mut caps = codec_caps(codec);
-    let size = bitstream::picture_size(codec, keyframe);
+    let size = picture_size(codec, keyframe);
     if codec.kind() == rtcgate_core::MediaKind::Video {
         // Variable frame rate (webmmux insists on the field).
         caps.make_mut().set("framerate", gst::Fraction::new(0, 1));
@@ -51,7 +50,7 @@ pub(crate) fn changed_caps(
     current: &gst::Caps,
     keyframe: &[u8],
 ) -> Option<gst::Caps> {
-    bitstream::picture_size(codec, keyframe)?;
+    picture_size(codec, keyframe)?;
     let caps = frame_caps(codec, keyframe);
     (caps != *current).then_some(caps)
 }

@@ -13,7 +13,6 @@
 
 use gst::glib;
 
-mod bitstream;
 mod caps;
 mod connection;
 mod messages;

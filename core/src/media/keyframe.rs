@@ -1,5 +1,6 @@
 //! Tells keyframes from delta frames by looking at the start of the bitstream.
 
+use super::bitstream::{AV1_OBU_SEQUENCE_HEADER, av1_obus};
 use crate::codec::Codec;
 
 /// True when `frame` (a depacketized frame of `codec`) is independently decodable.
@@ -9,7 +10,7 @@ pub fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
         Codec::Vp8 => frame.first().is_some_and(|b| b & 0x01 == 0),
         Codec::Vp9 => vp9_is_keyframe(frame),
         Codec::H264 => h264_nal_types(frame).any(|t| t == 5 || t == 7),
-        Codec::Av1 => av1_obu_types(frame).any(|t| t == AV1_OBU_SEQUENCE_HEADER),
+        Codec::Av1 => av1_obus(frame).any(|obu| obu.kind == AV1_OBU_SEQUENCE_HEADER),
     }
 }
 
@@ -43,40 +44,6 @@ pub(crate) fn h264_nal_types(stream: &[u8]) -> impl Iterator<Item = u8> + '_ {
         }
         None
     })
-}
-
-const AV1_OBU_SEQUENCE_HEADER: u8 = 1;
-
-/// OBU types of an AV1 low-overhead bitstream (stops at the first OBU without a size).
-fn av1_obu_types(stream: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    let mut pos = 0usize;
-    std::iter::from_fn(move || {
-        let header = *stream.get(pos)?;
-        let obu_type = (header >> 3) & 0x0f;
-        let has_extension = header & 0x04 != 0;
-        let has_size = header & 0x02 != 0;
-        pos += 1 + usize::from(has_extension);
-        if has_size {
-            let (size, len) = read_leb128(stream.get(pos..)?)?;
-            pos = pos
-                .checked_add(len)?
-                .checked_add(usize::try_from(size).ok()?)?;
-        } else {
-            pos = stream.len();
-        }
-        Some(obu_type)
-    })
-}
-
-fn read_leb128(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for (i, b) in bytes.iter().take(8).enumerate() {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -2,15 +2,18 @@
 //! tracks that deliver frames reassembled from RTP.
 
 mod binding_track;
+pub(crate) mod bitstream;
 pub mod clip;
 pub mod frame;
 pub mod frame_assembler;
 pub mod keyframe;
 pub mod local_track;
+pub mod picture_size;
 pub mod remote_track;
 
 pub use clip::Clip;
 pub use frame::{EncodedFrame, MediaSample, SenderClock};
 pub use frame_assembler::{AssemblerStats, FrameAssembler};
 pub use local_track::LocalTrack;
+pub use picture_size::picture_size;
 pub use remote_track::{FrameSubscription, RemoteTrack};

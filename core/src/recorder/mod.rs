@@ -7,7 +7,7 @@
 //! present. See `docs/recorder.md` for how the files stay playable after a
 //! crash, how audio and video are aligned, and what happens on a full disk.
 
-mod bitstream;
+mod codec_private;
 mod ebml;
 mod event;
 mod file_sink;

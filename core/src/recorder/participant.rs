@@ -7,9 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::bitstream::{
-    av1_config, h264_annexb_to_length_prefixed, h264_avcc, opus_head, picture_size,
-};
+use super::codec_private::{av1_config, h264_annexb_to_length_prefixed, h264_avcc, opus_head};
 use super::event::{ParticipantProgress, RecordedTrack, RecorderEvent, RecordingSummary};
 use super::file_sink::FileSink;
 use super::keyframe_gate::{KeyframeGate, Verdict};
@@ -18,6 +16,7 @@ use super::options::RecorderOptions;
 use super::timeline::{TimedFrame, Timeline};
 use crate::call::Call;
 use crate::codec::{Codec, MediaKind};
+use crate::media::picture_size;
 use crate::media::{EncodedFrame, RemoteTrack};
 use crate::signalling::MemberId;
 
