@@ -4,13 +4,13 @@
 # library sources and licences, strips the manifest's example/test/bench
 # targets, and applies `<crate>.patch`.
 #
-# Usage: core/vendor/refresh.sh            (all: webrtc, rtc-sctp)
+# Usage: core/vendor/refresh.sh            (all: webrtc, rtc, rtc-sctp)
 #        core/vendor/refresh.sh rtc-sctp   (one)
 set -euo pipefail
 cd "$(dirname "$0")"
 version=0.21.1
 crates=("$@")
-[ ${#crates[@]} -gt 0 ] || crates=(webrtc rtc-sctp)
+[ ${#crates[@]} -gt 0 ] || crates=(webrtc rtc rtc-sctp)
 
 # A throw-away project that depends on the published crates makes cargo fetch them.
 tmp=$(mktemp -d)

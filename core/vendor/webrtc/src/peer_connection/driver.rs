@@ -476,13 +476,18 @@ fn is_link_local(ip: &IpAddr) -> bool {
 }
 
 /// Unified inner message type for the peer connection driver
+///
+/// The large payloads are boxed: the application → driver channel allocates and
+/// initialises all [`APPLICATION_TO_DRIVER_EVENT_CHANNEL_CAPACITY`] slots when the
+/// connection is built, so the slot size is paid 256 times per connection whether
+/// or not anything is ever sent (an inline `rtp::Packet` made that ~84 KB).
 #[derive(Debug)]
 pub(crate) enum PeerConnectionDriverEvent {
-    SenderRtp(RTCRtpSenderId, rtp::Packet),
+    SenderRtp(RTCRtpSenderId, Box<rtp::Packet>),
     SenderRtcp(RTCRtpSenderId, Vec<Box<dyn rtcp::Packet>>),
     ReceiverRtcp(RTCRtpReceiverId, Vec<Box<dyn rtcp::Packet>>),
-    RemoteIceTcpPassiveCandidate(Candidate),
-    IncomingTcpStream(FourTuple, Arc<dyn AsyncTcpStream>),
+    RemoteIceTcpPassiveCandidate(Box<Candidate>),
+    IncomingTcpStream(Box<FourTuple>, Arc<dyn AsyncTcpStream>),
     WriteNotify,
     UpdateIceConfiguration {
         ice_servers: Vec<RTCIceServer>,
@@ -1663,7 +1668,7 @@ where
             PeerConnectionDriverEvent::SenderRtp(sender_id, packet) => {
                 let mut core = self.inner.core.lock().await;
                 if let Some(mut sender) = core.rtp_sender(sender_id) {
-                    if let Err(err) = sender.write_rtp(now, packet) {
+                    if let Err(err) = sender.write_rtp(now, *packet) {
                         error!("Failed to send RTP: {}", err);
                     }
                 } else {
@@ -1769,7 +1774,7 @@ where
             }
             PeerConnectionDriverEvent::IncomingTcpStream(four_tuple, stream) => {
                 trace!("TCP stream connection established: {:?}", four_tuple);
-                self.tcp_transport.register_stream(four_tuple, stream);
+                self.tcp_transport.register_stream(*four_tuple, stream);
             }
             PeerConnectionDriverEvent::Close => {
                 self.release_turn_allocations().await;
@@ -2206,6 +2211,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn driver_events_stay_small() {
+        // Every slot of the application → driver channel is allocated up front.
+        assert!(std::mem::size_of::<PeerConnectionDriverEvent>() <= 64);
+    }
     use crate::data_channel::RTCDataChannelMessage;
     use crate::runtime::channel;
 
