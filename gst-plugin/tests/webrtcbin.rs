@@ -183,17 +183,22 @@ fn rtcgatesrc_decodes_what_webrtcbin_offers() {
     decode_pads(&src, &pipeline, &decoded);
     let stopper = Stopper(pipeline.clone());
     let bus = pipeline.bus().unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let src_id = wait_message(&bus, 20, "rtcgate/joined", |m| rtcgate_message(m, "joined"))
-        .get::<String>("self-id")
-        .unwrap();
+    let join = || {
+        pipeline.set_state(gst::State::Playing).unwrap();
+        wait_message(&bus, 20, "rtcgate/joined", |m| rtcgate_message(m, "joined"))
+            .get::<String>("self-id")
+            .unwrap()
+    };
+    let mut src_id = join();
 
     // The peer offers to the members already in the room and rtcgatesrc
     // answers. The room's convention (docs/signalling.md) has the member
     // with the smaller id offer at once; the other waits a second for that
     // offer. webrtcbin 1.22 cannot roll back an offer, so the peer must be
-    // the one with the smaller id: a peer that got the greater one leaves
-    // and joins again (a new random id) until it is.
+    // the one with the smaller id. When it got the greater one, both sides
+    // leave and join again with new random ids (an even chance each time;
+    // re-drawing only the peer's could take hundreds of tries when
+    // rtcgatesrc happened to draw a small id).
     let mut attempts = 0;
     let peer = loop {
         attempts += 1;
@@ -214,6 +219,8 @@ fn rtcgatesrc_decodes_what_webrtcbin_offers() {
             rtcgate_message(m, "member-left")
                 .filter(|s| s.get::<String>("member-id").as_deref() == Ok(peer_id.as_str()))
         });
+        pipeline.set_state(gst::State::Null).unwrap();
+        src_id = join();
     };
     let (status, verdict) = finish(peer);
     assert!(status.success(), "{verdict}");
