@@ -1689,3 +1689,98 @@ fn test_fast_retransmit_of_a_loss_found_during_fast_recovery() -> Result<()> {
     assert_eq!(cwnd, a.cwnd, "cwnd is reduced once per Fast Recovery");
     Ok(())
 }
+
+/// The SACKs in `packets`: cumulative TSN ack, a_rwnd, gap ack blocks.
+fn received_sacks(packets: &[Bytes]) -> Vec<(u32, u32, Vec<(u16, u16)>)> {
+    packets
+        .iter()
+        .flat_map(|raw| Packet::unmarshal(raw).unwrap().chunks)
+        .filter_map(|c| {
+            c.as_any().downcast_ref::<ChunkSelectiveAck>().map(|s| {
+                let gaps = s.gap_ack_blocks.iter().map(|g| (g.start, g.end));
+                let rwnd = s.advertised_receiver_window_credit;
+                (s.cumulative_tsn_ack, rwnd, gaps.collect())
+            })
+        })
+        .collect()
+}
+
+fn one_chunk_message(tsn: u32, ssn: u16, len: usize) -> ChunkPayloadData {
+    ChunkPayloadData {
+        tsn,
+        stream_identifier: 1,
+        stream_sequence_number: ssn,
+        beginning_fragment: true,
+        ending_fragment: true,
+        payload_type: PayloadProtocolIdentifier::Binary,
+        user_data: Bytes::from(vec![0; len]),
+        ..Default::default()
+    }
+}
+
+/// Feeds `chunk` as the only chunk of one inbound packet.
+fn receive_packet(a: &mut Association, chunk: &ChunkPayloadData, now: Instant) -> Result<()> {
+    a.handle_chunk_start();
+    a.handle_data(chunk)?;
+    a.handle_chunk_end(now);
+    Ok(())
+}
+
+/// RFC 9260 6.7: while a gap is open, each packet gets its own SACK, also when
+/// several are read before the next flush. The sender fast-retransmits at three
+/// miss indications, one per SACK; collapsed into one SACK, a burst that ends the
+/// sender's data left only T3-rtx to repair the loss.
+#[test]
+fn test_each_packet_beyond_a_gap_gets_its_own_sack() -> Result<()> {
+    let mut a = timed_test_association();
+    a.peer_last_tsn = 99;
+    let now = Instant::now();
+
+    // In order: one burst, one SACK (coalescing is kept where there is no gap).
+    for (i, tsn) in (100..=103).enumerate() {
+        receive_packet(&mut a, &one_chunk_message(tsn, i as u16, 100), now)?;
+    }
+    assert_eq!(1, received_sacks(&a.gather_outbound(now).0).len());
+
+    // TSN 104 is lost; 105, 106 and 107 arrive in one burst.
+    for (i, tsn) in (105..=107).enumerate() {
+        receive_packet(&mut a, &one_chunk_message(tsn, 5 + i as u16, 100), now)?;
+    }
+    let sacks = received_sacks(&a.gather_outbound(now).0);
+    let gaps: Vec<(u32, Vec<(u16, u16)>)> = sacks.into_iter().map(|(c, _, g)| (c, g)).collect();
+    assert_eq!(
+        vec![(103, vec![(2, 2)]), (103, vec![(2, 3)]), (103, vec![(2, 4)])],
+        gaps
+    );
+    Ok(())
+}
+
+/// RFC 9260 6.2: a SACK may "update the offered window as the receiving
+/// application consumes new data". A read that reopens a window the peer
+/// believes closed sends one at once, instead of leaving the peer stopped until
+/// a timer fires; small reads wait until an eighth of the buffer is free.
+#[test]
+fn test_reading_a_full_receive_buffer_sends_a_window_update() -> Result<()> {
+    let mut a = create_association(TransportConfig::default().with_max_receive_buffer_size(8192));
+    a.control_queue.clear();
+    a.timers.stop(Timer::T1Init);
+    a.set_state(AssociationState::Established);
+    a.peer_last_tsn = 99;
+    let now = Instant::now();
+
+    for (i, tsn) in (100..108).enumerate() {
+        receive_packet(&mut a, &one_chunk_message(tsn, i as u16, 1024), now)?;
+    }
+    let sacks = received_sacks(&a.gather_outbound(now).0);
+    assert_eq!(Some(0), sacks.last().map(|s| s.1));
+
+    // One message read: 1 KiB free, less than an MTU (1400). No SACK yet.
+    assert!(a.stream(1)?.read_sctp()?.is_some());
+    assert!(received_sacks(&a.gather_outbound(now).0).is_empty());
+
+    // A second: 2 KiB free. The window update goes out now.
+    assert!(a.stream(1)?.read_sctp()?.is_some());
+    let sacks = received_sacks(&a.gather_outbound(now).0);
+    assert_eq!(vec![(107, 2048, vec![])], sacks);
+    Ok(())
+}

@@ -225,6 +225,9 @@ pub struct Association {
 
     // Congestion control parameters
     max_receive_buffer_size: u32,
+    /// The receive window the peer believes it has: the a_rwnd of our last SACK
+    /// (or INIT/INIT ACK) minus the DATA accepted since. Decides window updates.
+    peer_view_of_rwnd: u32,
     // my congestion window size
     pub(crate) cwnd: u32,
     // calculated peer's receiver windows size
@@ -320,6 +323,7 @@ impl Default for Association {
 
             // Congestion control parameters
             max_receive_buffer_size: 0,
+            peer_view_of_rwnd: 0,
             // my congestion window size
             cwnd: 0,
             // calculated peer's receiver windows size
@@ -395,6 +399,7 @@ impl Association {
             side,
             handshake_completed: false,
             max_receive_buffer_size: config.max_receive_buffer_size(),
+            peer_view_of_rwnd: config.max_receive_buffer_size(),
             max_message_size: config.max_message_size(),
             my_max_num_outbound_streams: config.max_num_outbound_streams(),
             my_max_num_inbound_streams: config.max_num_inbound_streams(),
@@ -966,7 +971,22 @@ impl Association {
     }
 
     fn handle_chunk_end(&mut self, now: Instant) {
-        if self.immediate_ack_triggered {
+        if self.immediate_ack_triggered && !self.payload_queue.is_empty() {
+            // A gap in the received TSNs. RFC 9260 §6.7: the receiver "continues sending
+            // a SACK chunk after receipt of each SCTP packet that doesn't fill the gap".
+            // Queued now rather than flagged, so that a burst of packets read before the
+            // next flush does not collapse into one SACK: the sender counts one miss
+            // indication per SACK and fast-retransmits at three (§7.2.4). When the burst
+            // is the last the sender has, three of them never come, and only T3-rtx
+            // repairs the loss.
+            let sack = self.create_selective_ack_chunk();
+            debug!("[{}] sending SACK for a gap: {}", self.side, sack);
+            self.control_queue
+                .push_back(self.create_packet(vec![Box::new(sack)]));
+            self.ack_state = AckState::Idle;
+            self.timers.stop(Timer::Ack);
+            self.awake_write_loop();
+        } else if self.immediate_ack_triggered {
             self.ack_state = AckState::Immediate;
             self.timers.stop(Timer::Ack);
             self.awake_write_loop();
@@ -1394,6 +1414,12 @@ impl Association {
         }
 
         let immediate_sack = d.immediate_sack;
+
+        if stream_handle_data {
+            self.peer_view_of_rwnd = self
+                .peer_view_of_rwnd
+                .saturating_sub(d.user_data.len() as u32);
+        }
 
         if stream_handle_data && let Some(s) = self.streams.get_mut(&d.stream_identifier) {
             self.events.push_back(Event::DatagramReceived);
@@ -2247,6 +2273,38 @@ impl Association {
         self.streams
             .values()
             .any(|s| s.reassembly_queue.is_readable())
+    }
+
+    /// Called after the application read from a stream: asks for a SACK now when the
+    /// read opened a window the peer believes is (nearly) closed.
+    ///
+    /// RFC 9260 §6.2 allows a SACK "to update the offered window as the receiving
+    /// application consumes new data". Without one, a sender stopped by a zero
+    /// window learns that it reopened only from the next delayed SACK (200 ms) or
+    /// its T3-rtx timer, however fast the application drains. The rule is Linux TCP's
+    /// (`tcp_cleanup_rbuf`): update when the peer sees at most half the buffer free
+    /// and the window is now at least twice that (and larger by an eighth of the buffer
+    /// at least, so that a slowly read buffer does not send a SACK per message).
+    pub(crate) fn on_stream_read(&mut self) {
+        if self.ack_state == AckState::Immediate
+            || self.peer_view_of_rwnd.saturating_mul(2) > self.max_receive_buffer_size
+        {
+            return;
+        }
+        let credit = self.get_my_receiver_window_credit();
+        let step = self.mtu.max(self.max_receive_buffer_size / 8);
+        let threshold = self
+            .peer_view_of_rwnd
+            .saturating_mul(2)
+            .max(self.peer_view_of_rwnd.saturating_add(step));
+        if credit >= threshold {
+            debug!(
+                "[{}] window update: the peer sees {} bytes free, now {}",
+                self.side, self.peer_view_of_rwnd, credit
+            );
+            self.ack_state = AckState::Immediate;
+            self.timers.stop(Timer::Ack);
+        }
     }
 
     pub(crate) fn get_my_receiver_window_credit(&self) -> u32 {
@@ -3126,9 +3184,11 @@ impl Association {
     }
 
     fn create_selective_ack_chunk(&mut self) -> ChunkSelectiveAck {
+        let credit = self.get_my_receiver_window_credit();
+        self.peer_view_of_rwnd = credit;
         ChunkSelectiveAck {
             cumulative_tsn_ack: self.peer_last_tsn,
-            advertised_receiver_window_credit: self.get_my_receiver_window_credit(),
+            advertised_receiver_window_credit: credit,
             gap_ack_blocks: self.payload_queue.get_gap_ack_blocks(self.peer_last_tsn),
             duplicate_tsn: self.payload_queue.pop_duplicates(),
         }

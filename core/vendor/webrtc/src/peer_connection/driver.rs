@@ -929,10 +929,16 @@ where
             let consumed_listener = (!self.pending_data_channel_events.is_empty())
                 .then(|| self.inner.data_channel_consumed.listen());
             let delivery_blocked = match consumed_listener {
-                Some(listener) => self
-                    .flush_pending_data_channel_events()
-                    .await
-                    .then_some(listener),
+                Some(listener) => {
+                    if !self.flush_pending_data_channel_events().await {
+                        // [rtcgate patch] The application took everything retained, so
+                        // `poll_reads` may drain the core again. Without this pass nothing
+                        // wakes the loop for it: the core's parked SCTP streams hold a
+                        // closed receive window until a timer or the peer's T3-rtx fires.
+                        continue;
+                    }
+                    Some(listener)
+                }
                 None => None,
             };
             let consumed = async move {

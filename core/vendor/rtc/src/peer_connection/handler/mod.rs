@@ -201,6 +201,15 @@ impl RTCPeerConnection {
     /// without the other.
     #[doc(hidden)]
     pub fn poll_data_read(&mut self) -> Option<TaggedRTCMessage> {
+        if self.pipeline_context.data_read_outs.is_empty()
+            && self.pipeline_context.sctp_handler_context.has_parked_streams()
+        {
+            // Resuming is what makes "resume when it catches up" work. SCTP streams parked
+            // by back-pressure are drained again only from a pump: `poll_read` pumps, and
+            // this must too. Without it they waited for the next inbound packet — and the
+            // peer, stopped by the closed window, sends none until a timer fires.
+            self.pump_reads(None);
+        }
         self.pipeline_context.data_read_outs.pop_front()
     }
 
