@@ -26,7 +26,7 @@ use rtc::interceptor::Slot;
 /// from the other side's check) waits for the next one: ~5 % of joins took
 /// 200 ms longer (docs/transport.md).
 const ICE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(25);
-/// Checks per candidate pair before it fails: 28 × 50 ms keeps webrtc-rs's
+/// Checks per candidate pair before it fails: 56 × 25 ms keeps webrtc-rs's
 /// default span of 1.4 s (7 × 200 ms) for slow and lossy paths.
 const ICE_MAX_BINDING_REQUESTS: u16 = 56;
 

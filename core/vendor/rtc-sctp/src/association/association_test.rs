@@ -710,7 +710,11 @@ fn many_small_chunks_bundle_within_mtu() {
 }
 
 fn timed_test_association() -> Association {
-    let mut a = create_association(TransportConfig::default());
+    timed_test_association_with(TransportConfig::default())
+}
+
+fn timed_test_association_with(config: TransportConfig) -> Association {
+    let mut a = create_association(config);
     a.control_queue.clear();
     a.timers.stop(Timer::T1Init);
     a.set_state(AssociationState::Established);
@@ -1761,10 +1765,8 @@ fn test_each_packet_beyond_a_gap_gets_its_own_sack() -> Result<()> {
 /// a timer fires; small reads wait until an eighth of the buffer is free.
 #[test]
 fn test_reading_a_full_receive_buffer_sends_a_window_update() -> Result<()> {
-    let mut a = create_association(TransportConfig::default().with_max_receive_buffer_size(8192));
-    a.control_queue.clear();
-    a.timers.stop(Timer::T1Init);
-    a.set_state(AssociationState::Established);
+    let config = TransportConfig::default().with_max_receive_buffer_size(8192);
+    let mut a = timed_test_association_with(config);
     a.peer_last_tsn = 99;
     let now = Instant::now();
 
