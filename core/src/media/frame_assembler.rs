@@ -20,7 +20,7 @@ use super::frame::EncodedFrame;
 use super::keyframe::is_keyframe;
 use crate::codec::{Codec, MediaKind};
 
-/// Counters kept by a [`FrameAssembler`].
+/// Counters of the frame reassembly of one remote stream ([`RemoteTrack::stats`](crate::RemoteTrack::stats)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AssemblerStats {
     /// Packets accepted (not counting duplicates).
@@ -110,6 +110,7 @@ impl FrameAssembler {
     }
 
     /// Feeds one RTP packet that arrived now.
+    #[cfg(test)]
     pub fn push(&mut self, packet: Packet) {
         self.push_at(packet, Instant::now());
     }

@@ -82,7 +82,7 @@ impl LocalTrack {
     /// A new track of `codec` with the given track id; `stream_id` groups
     /// tracks that belong together (e.g. a participant's camera and microphone).
     pub fn new(codec: Codec, id: impl Into<String>, stream_id: impl Into<String>) -> Result<Self> {
-        let payloader = codec.rtp_codec().payloader().map_err(Error::WebRtc)?;
+        let payloader = codec.rtp_codec().payloader().map_err(Error::webrtc)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 id: id.into(),
@@ -150,11 +150,11 @@ impl LocalTrack {
     /// an unusable sample (e.g. empty data).
     pub async fn write_sample(&self, sample: &MediaSample) -> Result<()> {
         if sample.data.is_empty() {
-            return Err(Error::InvalidArgument("empty sample".into()));
+            return Err(Error::invalid_argument("empty sample"));
         }
         let chunks = lock(&self.inner.payloader)
             .payload(RTP_PAYLOAD_MTU, &sample.data)
-            .map_err(Error::WebRtc)?;
+            .map_err(Error::webrtc)?;
         if chunks.is_empty() {
             return Ok(());
         }
@@ -459,6 +459,6 @@ mod tests {
         let err = track
             .write_sample(&MediaSample::new(Bytes::new(), Duration::ZERO))
             .await;
-        assert!(matches!(err, Err(Error::InvalidArgument(_))));
+        assert_eq!(err.unwrap_err().kind(), crate::ErrorKind::InvalidArgument);
     }
 }

@@ -3,17 +3,17 @@
 
 mod binding_track;
 pub(crate) mod bitstream;
-pub mod clip;
-pub mod frame;
-pub mod frame_assembler;
-pub mod keyframe;
-pub mod local_track;
-pub mod picture_size;
-pub mod remote_track;
+mod clip;
+mod frame;
+pub(crate) mod frame_assembler;
+pub(crate) mod keyframe;
+pub(crate) mod local_track;
+mod picture_size;
+pub(crate) mod remote_track;
 
 pub use clip::Clip;
 pub use frame::{EncodedFrame, MediaSample, SenderClock};
-pub use frame_assembler::{AssemblerStats, FrameAssembler};
+pub use frame_assembler::AssemblerStats;
 pub use local_track::LocalTrack;
 pub use picture_size::picture_size;
 pub use remote_track::{FrameSubscription, RemoteTrack};
