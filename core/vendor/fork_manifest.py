@@ -53,6 +53,10 @@ for line in lines:
         continue
     if skip:
         continue
+    if section == "lib" and line.startswith("path = "):
+        out.append(line)
+        out.append("doctest = false")
+        continue
     if section == "package":
         if line.startswith("name = "):
             crate = line.split('"')[1]

@@ -75,6 +75,7 @@ const MATROSKA_EPOCH_UNIX_SECS: u64 = 978_307_200;
 
 /// Which flavour of Matroska a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Container {
     /// WebM: Opus, VP8, VP9, AV1 (`.webm`).
     WebM,

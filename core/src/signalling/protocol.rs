@@ -52,6 +52,7 @@ pub struct IceCandidate {
 /// Messages a client sends to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum ClientMessage {
     /// Join a room. Must be the first message of a connection.
     Join {
@@ -109,6 +110,7 @@ fn default_version() -> u32 {
 /// Messages the server sends to a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ServerMessage {
     /// Answer to a successful join.
     Welcome {
@@ -182,6 +184,7 @@ pub enum ServerMessage {
 /// Error codes of [`ServerMessage::Error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// The frame was not valid JSON (or not a JSON object).
     MalformedJson,
