@@ -10,6 +10,9 @@ pub mod keyframe;
 pub mod local_track;
 pub mod picture_size;
 pub mod remote_track;
+#[cfg(test)]
+pub(crate) mod rtp_dump;
+pub(crate) mod vp9;
 
 pub use clip::Clip;
 pub use frame::{EncodedFrame, MediaSample, SenderClock};
