@@ -623,6 +623,11 @@ void uniffi_rtcgate_fn_free_remotetrack(uint64_t handle, RustCallStatus *_Nonnul
 RustBuffer uniffi_rtcgate_fn_method_remotetrack_codec(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_REMOTETRACK_FRAME_DROPS
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_REMOTETRACK_FRAME_DROPS
+RustBuffer uniffi_rtcgate_fn_method_remotetrack_frame_drops(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_REMOTETRACK_ID
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_REMOTETRACK_ID
 RustBuffer uniffi_rtcgate_fn_method_remotetrack_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -1166,6 +1171,12 @@ uint16_t uniffi_rtcgate_checksum_method_framelistener_on_ended(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_REMOTETRACK_CODEC
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_REMOTETRACK_CODEC
 uint16_t uniffi_rtcgate_checksum_method_remotetrack_codec(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_REMOTETRACK_FRAME_DROPS
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_REMOTETRACK_FRAME_DROPS
+uint16_t uniffi_rtcgate_checksum_method_remotetrack_frame_drops(void
     
 );
 #endif

@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
     typealias FfiType = UInt16
     typealias SwiftType = UInt16
@@ -2692,6 +2708,11 @@ public protocol RemoteTrackProtocol: AnyObject, Sendable {
     func codec()  -> Codec
     
     /**
+     * Frames left out so far, by cause.
+     */
+    func frameDrops()  -> FrameDrops
+    
+    /**
      * The track id (the sender's `msid` track id).
      */
     func id()  -> String
@@ -2797,6 +2818,18 @@ open func codec() -> Codec  {
     return try!  FfiConverterTypeCodec_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_rtcgate_fn_method_remotetrack_codec(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Frames left out so far, by cause.
+     */
+open func frameDrops() -> FrameDrops  {
+    return try!  FfiConverterTypeFrameDrops_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_rtcgate_fn_method_remotetrack_frame_drops(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -3476,6 +3509,85 @@ public func FfiConverterTypeFrame_lower(_ value: Frame) -> RustBuffer {
 
 
 /**
+ * Frames a receiver could not use, by cause.
+ */
+public struct FrameDrops: Equatable, Hashable {
+    /**
+     * A packet of the frame could not be depacketized.
+     */
+    public var depacketization: UInt64
+    /**
+     * Packets of the frame were lost.
+     */
+    public var incomplete: UInt64
+    /**
+     * Video frames that could not be decoded until the next keyframe.
+     */
+    public var waitingForKeyframe: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * A packet of the frame could not be depacketized.
+         */depacketization: UInt64, 
+        /**
+         * Packets of the frame were lost.
+         */incomplete: UInt64, 
+        /**
+         * Video frames that could not be decoded until the next keyframe.
+         */waitingForKeyframe: UInt64) {
+        self.depacketization = depacketization
+        self.incomplete = incomplete
+        self.waitingForKeyframe = waitingForKeyframe
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FrameDrops: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFrameDrops: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FrameDrops {
+        return
+            try FrameDrops(
+                depacketization: FfiConverterUInt64.read(from: &buf), 
+                incomplete: FfiConverterUInt64.read(from: &buf), 
+                waitingForKeyframe: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FrameDrops, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.depacketization, into: &buf)
+        FfiConverterUInt64.write(value.incomplete, into: &buf)
+        FfiConverterUInt64.write(value.waitingForKeyframe, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFrameDrops_lift(_ buf: RustBuffer) throws -> FrameDrops {
+    return try FfiConverterTypeFrameDrops.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFrameDrops_lower(_ value: FrameDrops) -> RustBuffer {
+    return FfiConverterTypeFrameDrops.lower(value)
+}
+
+
+/**
  * A STUN or TURN server.
  */
 public struct IceServerConfig: Equatable, Hashable {
@@ -3715,6 +3827,11 @@ public struct RecorderConfig: Equatable, Hashable {
      * How long a missing packet is waited for before writing without it, ms.
      */
     public var latencyMs: UInt32
+    /**
+     * How many spatial layers of scalable VP9 (SVC) to write, from the
+     * lowest (1: the lowest resolution only); `None`: all the sender sends.
+     */
+    public var spatialLayers: UInt8?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3725,9 +3842,14 @@ public struct RecorderConfig: Equatable, Hashable {
          */folder: String, 
         /**
          * How long a missing packet is waited for before writing without it, ms.
-         */latencyMs: UInt32 = UInt32(200)) {
+         */latencyMs: UInt32 = UInt32(200), 
+        /**
+         * How many spatial layers of scalable VP9 (SVC) to write, from the
+         * lowest (1: the lowest resolution only); `None`: all the sender sends.
+         */spatialLayers: UInt8? = nil) {
         self.folder = folder
         self.latencyMs = latencyMs
+        self.spatialLayers = spatialLayers
     }
 
     
@@ -3747,13 +3869,15 @@ public struct FfiConverterTypeRecorderConfig: FfiConverterRustBuffer {
         return
             try RecorderConfig(
                 folder: FfiConverterString.read(from: &buf), 
-                latencyMs: FfiConverterUInt32.read(from: &buf)
+                latencyMs: FfiConverterUInt32.read(from: &buf), 
+                spatialLayers: FfiConverterOptionUInt8.read(from: &buf)
         )
     }
 
     public static func write(_ value: RecorderConfig, into buf: inout [UInt8]) {
         FfiConverterString.write(value.folder, into: &buf)
         FfiConverterUInt32.write(value.latencyMs, into: &buf)
+        FfiConverterOptionUInt8.write(value.spatialLayers, into: &buf)
     }
 }
 
@@ -3807,6 +3931,14 @@ public struct RecordingSummary: Equatable, Hashable {
      */
     public var gaps: UInt64
     /**
+     * Frames not in the file, by cause.
+     */
+    public var frameDrops: FrameDrops
+    /**
+     * Times a track stalled.
+     */
+    public var stalls: UInt64
+    /**
      * The tracks recorded.
      */
     public var tracks: [RecordedTrack]
@@ -3841,6 +3973,12 @@ public struct RecordingSummary: Equatable, Hashable {
          * Losses seen.
          */gaps: UInt64, 
         /**
+         * Frames not in the file, by cause.
+         */frameDrops: FrameDrops, 
+        /**
+         * Times a track stalled.
+         */stalls: UInt64, 
+        /**
          * The tracks recorded.
          */tracks: [RecordedTrack], 
         /**
@@ -3853,6 +3991,8 @@ public struct RecordingSummary: Equatable, Hashable {
         self.bytes = bytes
         self.frames = frames
         self.gaps = gaps
+        self.frameDrops = frameDrops
+        self.stalls = stalls
         self.tracks = tracks
         self.error = error
     }
@@ -3880,6 +4020,8 @@ public struct FfiConverterTypeRecordingSummary: FfiConverterRustBuffer {
                 bytes: FfiConverterUInt64.read(from: &buf), 
                 frames: FfiConverterUInt64.read(from: &buf), 
                 gaps: FfiConverterUInt64.read(from: &buf), 
+                frameDrops: FfiConverterTypeFrameDrops.read(from: &buf), 
+                stalls: FfiConverterUInt64.read(from: &buf), 
                 tracks: FfiConverterSequenceTypeRecordedTrack.read(from: &buf), 
                 error: FfiConverterOptionString.read(from: &buf)
         )
@@ -3893,6 +4035,8 @@ public struct FfiConverterTypeRecordingSummary: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.bytes, into: &buf)
         FfiConverterUInt64.write(value.frames, into: &buf)
         FfiConverterUInt64.write(value.gaps, into: &buf)
+        FfiConverterTypeFrameDrops.write(value.frameDrops, into: &buf)
+        FfiConverterUInt64.write(value.stalls, into: &buf)
         FfiConverterSequenceTypeRecordedTrack.write(value.tracks, into: &buf)
         FfiConverterOptionString.write(value.error, into: &buf)
     }
@@ -3911,6 +4055,136 @@ public func FfiConverterTypeRecordingSummary_lift(_ buf: RustBuffer) throws -> R
 #endif
 public func FfiConverterTypeRecordingSummary_lower(_ value: RecordingSummary) -> RustBuffer {
     return FfiConverterTypeRecordingSummary.lower(value)
+}
+
+
+/**
+ * A track whose packets keep arriving but that gave no usable frame for
+ * about a second (a video track asks for a keyframe as well).
+ */
+public struct StallReport: Equatable, Hashable {
+    /**
+     * The member sending the track.
+     */
+    public var memberId: String
+    /**
+     * The track.
+     */
+    public var trackId: String
+    /**
+     * Its codec.
+     */
+    public var codec: Codec
+    /**
+     * Time without a usable frame so far, ms.
+     */
+    public var durationMs: UInt64
+    /**
+     * Packets that arrived meanwhile.
+     */
+    public var packets: UInt64
+    /**
+     * Frames the track left out since it started, by cause.
+     */
+    public var drops: FrameDrops
+    /**
+     * The latest depacketization error, if any.
+     */
+    public var lastError: String?
+    /**
+     * The whole report as one line of text.
+     */
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The member sending the track.
+         */memberId: String, 
+        /**
+         * The track.
+         */trackId: String, 
+        /**
+         * Its codec.
+         */codec: Codec, 
+        /**
+         * Time without a usable frame so far, ms.
+         */durationMs: UInt64, 
+        /**
+         * Packets that arrived meanwhile.
+         */packets: UInt64, 
+        /**
+         * Frames the track left out since it started, by cause.
+         */drops: FrameDrops, 
+        /**
+         * The latest depacketization error, if any.
+         */lastError: String?, 
+        /**
+         * The whole report as one line of text.
+         */message: String) {
+        self.memberId = memberId
+        self.trackId = trackId
+        self.codec = codec
+        self.durationMs = durationMs
+        self.packets = packets
+        self.drops = drops
+        self.lastError = lastError
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StallReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStallReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StallReport {
+        return
+            try StallReport(
+                memberId: FfiConverterString.read(from: &buf), 
+                trackId: FfiConverterString.read(from: &buf), 
+                codec: FfiConverterTypeCodec.read(from: &buf), 
+                durationMs: FfiConverterUInt64.read(from: &buf), 
+                packets: FfiConverterUInt64.read(from: &buf), 
+                drops: FfiConverterTypeFrameDrops.read(from: &buf), 
+                lastError: FfiConverterOptionString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StallReport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.memberId, into: &buf)
+        FfiConverterString.write(value.trackId, into: &buf)
+        FfiConverterTypeCodec.write(value.codec, into: &buf)
+        FfiConverterUInt64.write(value.durationMs, into: &buf)
+        FfiConverterUInt64.write(value.packets, into: &buf)
+        FfiConverterTypeFrameDrops.write(value.drops, into: &buf)
+        FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStallReport_lift(_ buf: RustBuffer) throws -> StallReport {
+    return try FfiConverterTypeStallReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStallReport_lower(_ value: StallReport) -> RustBuffer {
+    return FfiConverterTypeStallReport.lower(value)
 }
 
 
@@ -4004,6 +4278,15 @@ public enum CallEvent {
          * Why, if known.
          */reason: String?
     )
+    /**
+     * A member's track keeps receiving packets but gave no usable frame for
+     * about a second (video asks for a keyframe as well). Once per stall.
+     */
+    case trackStalled(
+        /**
+         * What was dropped and why.
+         */report: StallReport
+    )
 
 
 
@@ -4050,6 +4333,9 @@ public struct FfiConverterTypeCallEvent: FfiConverterRustBuffer {
         )
         
         case 9: return .signallingClosed(reason: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 10: return .trackStalled(report: try FfiConverterTypeStallReport.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -4107,6 +4393,11 @@ public struct FfiConverterTypeCallEvent: FfiConverterRustBuffer {
         case let .signallingClosed(reason):
             writeInt(&buf, Int32(9))
             FfiConverterOptionString.write(reason, into: &buf)
+            
+        
+        case let .trackStalled(report):
+            writeInt(&buf, Int32(10))
+            FfiConverterTypeStallReport.write(report, into: &buf)
             
         }
     }
@@ -4461,7 +4752,13 @@ public enum RecorderEvent: Equatable, Hashable {
          */bytes: UInt64, 
         /**
          * Frames written.
-         */frames: UInt64
+         */frames: UInt64, 
+        /**
+         * Frames not in the file, by cause.
+         */frameDrops: FrameDrops, 
+        /**
+         * Times a track stalled.
+         */stalls: UInt64
     )
     /**
      * Packets of a track were lost for good.
@@ -4506,6 +4803,15 @@ public enum RecorderEvent: Equatable, Hashable {
          */message: String
     )
     /**
+     * A participant's track keeps receiving packets but gave no usable
+     * frame for about a second: the file has a hole there until it recovers.
+     */
+    case trackStalled(
+        /**
+         * What was dropped and why.
+         */report: StallReport
+    )
+    /**
      * A participant's recording is closed.
      */
     case finished(
@@ -4537,7 +4843,7 @@ public struct FfiConverterTypeRecorderEvent: FfiConverterRustBuffer {
         case 1: return .fileStarted(memberId: try FfiConverterString.read(from: &buf), path: try FfiConverterString.read(from: &buf), codecs: try FfiConverterSequenceTypeCodec.read(from: &buf)
         )
         
-        case 2: return .progress(memberId: try FfiConverterString.read(from: &buf), durationMs: try FfiConverterUInt64.read(from: &buf), bytes: try FfiConverterUInt64.read(from: &buf), frames: try FfiConverterUInt64.read(from: &buf)
+        case 2: return .progress(memberId: try FfiConverterString.read(from: &buf), durationMs: try FfiConverterUInt64.read(from: &buf), bytes: try FfiConverterUInt64.read(from: &buf), frames: try FfiConverterUInt64.read(from: &buf), frameDrops: try FfiConverterTypeFrameDrops.read(from: &buf), stalls: try FfiConverterUInt64.read(from: &buf)
         )
         
         case 3: return .gap(memberId: try FfiConverterString.read(from: &buf), trackId: try FfiConverterString.read(from: &buf), atMs: try FfiConverterUInt64.read(from: &buf)
@@ -4549,7 +4855,10 @@ public struct FfiConverterTypeRecorderEvent: FfiConverterRustBuffer {
         case 5: return .writeFailed(memberId: try FfiConverterString.read(from: &buf), path: try FfiConverterString.read(from: &buf), message: try FfiConverterString.read(from: &buf)
         )
         
-        case 6: return .finished(summary: try FfiConverterTypeRecordingSummary.read(from: &buf)
+        case 6: return .trackStalled(report: try FfiConverterTypeStallReport.read(from: &buf)
+        )
+        
+        case 7: return .finished(summary: try FfiConverterTypeRecordingSummary.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -4567,12 +4876,14 @@ public struct FfiConverterTypeRecorderEvent: FfiConverterRustBuffer {
             FfiConverterSequenceTypeCodec.write(codecs, into: &buf)
             
         
-        case let .progress(memberId,durationMs,bytes,frames):
+        case let .progress(memberId,durationMs,bytes,frames,frameDrops,stalls):
             writeInt(&buf, Int32(2))
             FfiConverterString.write(memberId, into: &buf)
             FfiConverterUInt64.write(durationMs, into: &buf)
             FfiConverterUInt64.write(bytes, into: &buf)
             FfiConverterUInt64.write(frames, into: &buf)
+            FfiConverterTypeFrameDrops.write(frameDrops, into: &buf)
+            FfiConverterUInt64.write(stalls, into: &buf)
             
         
         case let .gap(memberId,trackId,atMs):
@@ -4596,8 +4907,13 @@ public struct FfiConverterTypeRecorderEvent: FfiConverterRustBuffer {
             FfiConverterString.write(message, into: &buf)
             
         
-        case let .finished(summary):
+        case let .trackStalled(report):
             writeInt(&buf, Int32(6))
+            FfiConverterTypeStallReport.write(report, into: &buf)
+            
+        
+        case let .finished(summary):
+            writeInt(&buf, Int32(7))
             FfiConverterTypeRecordingSummary.write(summary, into: &buf)
             
         }
@@ -4836,6 +5152,30 @@ public func FfiConverterTypeRtcgateError_lift(_ buf: RustBuffer) throws -> Rtcga
 #endif
 public func FfiConverterTypeRtcgateError_lower(_ value: RtcgateError) -> RustBuffer {
     return FfiConverterTypeRtcgateError.lower(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt8: FfiConverterRustBuffer {
+    typealias SwiftType = UInt8?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt8.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt8.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
 }
 
 #if swift(>=5.8)
@@ -5356,6 +5696,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_method_remotetrack_codec() != 25438) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_rtcgate_checksum_method_remotetrack_frame_drops() != 51272) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_method_remotetrack_id() != 983) {

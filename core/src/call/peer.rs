@@ -26,6 +26,7 @@ use super::options::CallOptions;
 use crate::data_channel::{ChannelNotice, DataChannel, DataChannelOptions};
 use crate::error::{Error, Result};
 use crate::media::local_track::lock;
+use crate::media::remote_track::TrackNotice;
 use crate::media::{LocalTrack, RemoteTrack};
 use crate::signalling::{IceCandidate, MemberId, MemberInfo, PeerMessage, Signaller};
 use crate::stats::BitrateMeter;
@@ -654,15 +655,29 @@ impl PeerConnectionEventHandler for LinkHandler {
         tokio::spawn(async move {
             let member = shared.member.id.clone();
             let ended = Arc::downgrade(&shared);
-            let started = RemoteTrack::start(member.clone(), track, move |remote| {
-                if let Some(shared) = ended.upgrade() {
-                    lock(&shared.remote_tracks).retain(|t| t.id() != remote.id());
-                    shared.ctx.emit(CallEvent::TrackRemoved {
-                        member: remote.member().clone(),
-                        track_id: remote.id().to_owned(),
-                    });
-                }
-            })
+            let noticed = Arc::downgrade(&shared);
+            let started = RemoteTrack::start(
+                member.clone(),
+                track,
+                move |remote| {
+                    if let Some(shared) = ended.upgrade() {
+                        lock(&shared.remote_tracks).retain(|t| t.id() != remote.id());
+                        shared.ctx.emit(CallEvent::TrackRemoved {
+                            member: remote.member().clone(),
+                            track_id: remote.id().to_owned(),
+                        });
+                    }
+                },
+                move |notice| {
+                    if let Some(shared) = noticed.upgrade() {
+                        match notice {
+                            TrackNotice::Stalled(report) => {
+                                shared.ctx.emit(CallEvent::TrackStalled(report))
+                            }
+                        }
+                    }
+                },
+            )
             .await;
             match started {
                 Ok(remote) => {

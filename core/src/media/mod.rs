@@ -12,6 +12,8 @@ pub mod picture_size;
 pub mod remote_track;
 #[cfg(test)]
 pub(crate) mod rtp_dump;
+pub(crate) mod stall_watch;
+pub mod track_health;
 pub(crate) mod vp9;
 
 pub use clip::Clip;
@@ -20,3 +22,4 @@ pub use frame_assembler::{AssemblerStats, FrameAssembler};
 pub use local_track::LocalTrack;
 pub use picture_size::picture_size;
 pub use remote_track::{FrameSubscription, RemoteTrack};
+pub use track_health::{FrameDrops, StallReport};

@@ -24,6 +24,13 @@ pub struct RecorderOptions {
     /// How long a participant's file waits for all their tracks to be ready
     /// (video: a first keyframe) before it starts with the tracks that are.
     pub start_wait: Duration,
+    /// How many spatial layers of scalable VP9 (SVC) are written, from the
+    /// lowest: `Some(1)` writes only the lowest resolution; `None` (the
+    /// default) every layer the sender sends, so the file has the sender's
+    /// full resolution. The layers of a picture are written as one
+    /// superframe in which only the top one is shown. Temporal layers are
+    /// always all kept.
+    pub spatial_layers: Option<u8>,
 }
 
 impl RecorderOptions {
@@ -36,6 +43,7 @@ impl RecorderOptions {
             flush_interval: Duration::from_millis(500),
             report_wait: Duration::from_secs(3),
             start_wait: Duration::from_secs(5),
+            spatial_layers: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use rtcgate_core::{CallEvent as CoreEvent, CallEvents, CallOptions, IceServer};
 
 use super::data_channel::{DataChannel, DataChannelConfig};
 use super::local_track::LocalTrack;
-use super::remote_track::RemoteTrack;
+use super::remote_track::{RemoteTrack, StallReport};
 use super::{Result, RtcgateError, Subscription, invalid, notify, on_runtime, runtime, subscribe};
 
 /// A STUN or TURN server.
@@ -188,6 +188,12 @@ pub enum CallEvent {
         /// Why, if known.
         reason: Option<String>,
     },
+    /// A member's track keeps receiving packets but gave no usable frame for
+    /// about a second (video asks for a keyframe as well). Once per stall.
+    TrackStalled {
+        /// What was dropped and why.
+        report: StallReport,
+    },
 }
 
 impl CallEvent {
@@ -230,6 +236,9 @@ impl CallEvent {
                 message,
             },
             CoreEvent::SignallingClosed(reason) => CallEvent::SignallingClosed { reason },
+            CoreEvent::TrackStalled(report) => CallEvent::TrackStalled {
+                report: report.into(),
+            },
             _ => return None,
         })
     }

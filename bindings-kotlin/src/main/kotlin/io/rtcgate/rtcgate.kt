@@ -852,6 +852,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_rtcgate_checksum_method_remotetrack_codec(
     ): Int
+    external fun uniffi_rtcgate_checksum_method_remotetrack_frame_drops(
+    ): Int
     external fun uniffi_rtcgate_checksum_method_remotetrack_id(
     ): Int
     external fun uniffi_rtcgate_checksum_method_remotetrack_member_id(
@@ -1027,6 +1029,8 @@ internal object UniffiLib {
     external fun uniffi_rtcgate_fn_free_remotetrack(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_rtcgate_fn_method_remotetrack_codec(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_rtcgate_fn_method_remotetrack_frame_drops(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_rtcgate_fn_method_remotetrack_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1280,6 +1284,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_method_remotetrack_codec() and 0xFFFF) != 25438) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_rtcgate_checksum_method_remotetrack_frame_drops() and 0xFFFF) != 51272) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_method_remotetrack_id() and 0xFFFF) != 983) {
@@ -1556,6 +1563,33 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    fun lift(value: Int): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
 }
 
 /**
@@ -5044,6 +5078,11 @@ public interface RemoteTrackInterface {
     fun `codec`(): Codec
     
     /**
+     * Frames left out so far, by cause.
+     */
+    fun `frameDrops`(): FrameDrops
+    
+    /**
      * The track id (the sender's `msid` track id).
      */
     fun `id`(): kotlin.String
@@ -5200,6 +5239,22 @@ open class RemoteTrack: Disposable, AutoCloseable, RemoteTrackInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_rtcgate_fn_method_remotetrack_codec(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Frames left out so far, by cause.
+     */override fun `frameDrops`(): FrameDrops {
+            return FfiConverterTypeFrameDrops.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_rtcgate_fn_method_remotetrack_frame_drops(
         it,
         _status)
 }
@@ -5971,6 +6026,61 @@ public object FfiConverterTypeFrame: FfiConverterRustBuffer<Frame> {
 
 
 /**
+ * Frames a receiver could not use, by cause.
+ */
+data class FrameDrops (
+    /**
+     * A packet of the frame could not be depacketized.
+     */
+    var `depacketization`: kotlin.ULong
+    , 
+    /**
+     * Packets of the frame were lost.
+     */
+    var `incomplete`: kotlin.ULong
+    , 
+    /**
+     * Video frames that could not be decoded until the next keyframe.
+     */
+    var `waitingForKeyframe`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFrameDrops: FfiConverterRustBuffer<FrameDrops> {
+    override fun read(buf: ByteBuffer): FrameDrops {
+        return FrameDrops(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FrameDrops) = (
+            FfiConverterULong.allocationSize(value.`depacketization`) +
+            FfiConverterULong.allocationSize(value.`incomplete`) +
+            FfiConverterULong.allocationSize(value.`waitingForKeyframe`)
+    )
+
+    override fun write(value: FrameDrops, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`depacketization`, buf)
+            FfiConverterULong.write(value.`incomplete`, buf)
+            FfiConverterULong.write(value.`waitingForKeyframe`, buf)
+    }
+}
+
+
+
+/**
  * A STUN or TURN server.
  */
 data class IceServerConfig (
@@ -6141,6 +6251,12 @@ data class RecorderConfig (
      * How long a missing packet is waited for before writing without it, ms.
      */
     var `latencyMs`: kotlin.UInt = 200u 
+    , 
+    /**
+     * How many spatial layers of scalable VP9 (SVC) to write, from the
+     * lowest (1: the lowest resolution only); `None`: all the sender sends.
+     */
+    var `spatialLayers`: kotlin.UByte? = null 
     
 ){
     
@@ -6159,17 +6275,20 @@ public object FfiConverterTypeRecorderConfig: FfiConverterRustBuffer<RecorderCon
         return RecorderConfig(
             FfiConverterString.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterOptionalUByte.read(buf),
         )
     }
 
     override fun allocationSize(value: RecorderConfig) = (
             FfiConverterString.allocationSize(value.`folder`) +
-            FfiConverterUInt.allocationSize(value.`latencyMs`)
+            FfiConverterUInt.allocationSize(value.`latencyMs`) +
+            FfiConverterOptionalUByte.allocationSize(value.`spatialLayers`)
     )
 
     override fun write(value: RecorderConfig, buf: ByteBuffer) {
             FfiConverterString.write(value.`folder`, buf)
             FfiConverterUInt.write(value.`latencyMs`, buf)
+            FfiConverterOptionalUByte.write(value.`spatialLayers`, buf)
     }
 }
 
@@ -6216,6 +6335,16 @@ data class RecordingSummary (
     var `gaps`: kotlin.ULong
     , 
     /**
+     * Frames not in the file, by cause.
+     */
+    var `frameDrops`: FrameDrops
+    , 
+    /**
+     * Times a track stalled.
+     */
+    var `stalls`: kotlin.ULong
+    , 
+    /**
      * The tracks recorded.
      */
     var `tracks`: List<RecordedTrack>
@@ -6247,6 +6376,8 @@ public object FfiConverterTypeRecordingSummary: FfiConverterRustBuffer<Recording
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterTypeFrameDrops.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterSequenceTypeRecordedTrack.read(buf),
             FfiConverterOptionalString.read(buf),
         )
@@ -6260,6 +6391,8 @@ public object FfiConverterTypeRecordingSummary: FfiConverterRustBuffer<Recording
             FfiConverterULong.allocationSize(value.`bytes`) +
             FfiConverterULong.allocationSize(value.`frames`) +
             FfiConverterULong.allocationSize(value.`gaps`) +
+            FfiConverterTypeFrameDrops.allocationSize(value.`frameDrops`) +
+            FfiConverterULong.allocationSize(value.`stalls`) +
             FfiConverterSequenceTypeRecordedTrack.allocationSize(value.`tracks`) +
             FfiConverterOptionalString.allocationSize(value.`error`)
     )
@@ -6272,8 +6405,106 @@ public object FfiConverterTypeRecordingSummary: FfiConverterRustBuffer<Recording
             FfiConverterULong.write(value.`bytes`, buf)
             FfiConverterULong.write(value.`frames`, buf)
             FfiConverterULong.write(value.`gaps`, buf)
+            FfiConverterTypeFrameDrops.write(value.`frameDrops`, buf)
+            FfiConverterULong.write(value.`stalls`, buf)
             FfiConverterSequenceTypeRecordedTrack.write(value.`tracks`, buf)
             FfiConverterOptionalString.write(value.`error`, buf)
+    }
+}
+
+
+
+/**
+ * A track whose packets keep arriving but that gave no usable frame for
+ * about a second (a video track asks for a keyframe as well).
+ */
+data class StallReport (
+    /**
+     * The member sending the track.
+     */
+    var `memberId`: kotlin.String
+    , 
+    /**
+     * The track.
+     */
+    var `trackId`: kotlin.String
+    , 
+    /**
+     * Its codec.
+     */
+    var `codec`: Codec
+    , 
+    /**
+     * Time without a usable frame so far, ms.
+     */
+    var `durationMs`: kotlin.ULong
+    , 
+    /**
+     * Packets that arrived meanwhile.
+     */
+    var `packets`: kotlin.ULong
+    , 
+    /**
+     * Frames the track left out since it started, by cause.
+     */
+    var `drops`: FrameDrops
+    , 
+    /**
+     * The latest depacketization error, if any.
+     */
+    var `lastError`: kotlin.String?
+    , 
+    /**
+     * The whole report as one line of text.
+     */
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStallReport: FfiConverterRustBuffer<StallReport> {
+    override fun read(buf: ByteBuffer): StallReport {
+        return StallReport(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeCodec.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTypeFrameDrops.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StallReport) = (
+            FfiConverterString.allocationSize(value.`memberId`) +
+            FfiConverterString.allocationSize(value.`trackId`) +
+            FfiConverterTypeCodec.allocationSize(value.`codec`) +
+            FfiConverterULong.allocationSize(value.`durationMs`) +
+            FfiConverterULong.allocationSize(value.`packets`) +
+            FfiConverterTypeFrameDrops.allocationSize(value.`drops`) +
+            FfiConverterOptionalString.allocationSize(value.`lastError`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: StallReport, buf: ByteBuffer) {
+            FfiConverterString.write(value.`memberId`, buf)
+            FfiConverterString.write(value.`trackId`, buf)
+            FfiConverterTypeCodec.write(value.`codec`, buf)
+            FfiConverterULong.write(value.`durationMs`, buf)
+            FfiConverterULong.write(value.`packets`, buf)
+            FfiConverterTypeFrameDrops.write(value.`drops`, buf)
+            FfiConverterOptionalString.write(value.`lastError`, buf)
+            FfiConverterString.write(value.`message`, buf)
     }
 }
 
@@ -6435,6 +6666,22 @@ sealed class CallEvent: Disposable  {
         companion object
     }
     
+    /**
+     * A member's track keeps receiving packets but gave no usable frame for
+     * about a second (video asks for a keyframe as well). Once per stall.
+     */
+    data class TrackStalled(
+        /**
+         * What was dropped and why.
+         */
+        val `report`: io.rtcgate.StallReport) : CallEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
     @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
@@ -6507,6 +6754,13 @@ sealed class CallEvent: Disposable  {
     )
                 
             }
+            is CallEvent.TrackStalled -> {
+                
+    Disposable.destroy(
+        this.`report`
+    )
+                
+            }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
     
@@ -6554,6 +6808,9 @@ public object FfiConverterTypeCallEvent : FfiConverterRustBuffer<CallEvent>{
                 )
             9 -> CallEvent.SignallingClosed(
                 FfiConverterOptionalString.read(buf),
+                )
+            10 -> CallEvent.TrackStalled(
+                FfiConverterTypeStallReport.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -6627,6 +6884,13 @@ public object FfiConverterTypeCallEvent : FfiConverterRustBuffer<CallEvent>{
                 + FfiConverterOptionalString.allocationSize(value.`reason`)
             )
         }
+        is CallEvent.TrackStalled -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeStallReport.allocationSize(value.`report`)
+            )
+        }
     }
 
     override fun write(value: CallEvent, buf: ByteBuffer) {
@@ -6678,6 +6942,11 @@ public object FfiConverterTypeCallEvent : FfiConverterRustBuffer<CallEvent>{
             is CallEvent.SignallingClosed -> {
                 buf.putInt(9)
                 FfiConverterOptionalString.write(value.`reason`, buf)
+                Unit
+            }
+            is CallEvent.TrackStalled -> {
+                buf.putInt(10)
+                FfiConverterTypeStallReport.write(value.`report`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -6943,7 +7212,15 @@ sealed class RecorderEvent {
         /**
          * Frames written.
          */
-        val `frames`: kotlin.ULong) : RecorderEvent()
+        val `frames`: kotlin.ULong, 
+        /**
+         * Frames not in the file, by cause.
+         */
+        val `frameDrops`: io.rtcgate.FrameDrops, 
+        /**
+         * Times a track stalled.
+         */
+        val `stalls`: kotlin.ULong) : RecorderEvent()
         
     {
         
@@ -7021,6 +7298,22 @@ sealed class RecorderEvent {
     }
     
     /**
+     * A participant's track keeps receiving packets but gave no usable
+     * frame for about a second: the file has a hole there until it recovers.
+     */
+    data class TrackStalled(
+        /**
+         * What was dropped and why.
+         */
+        val `report`: io.rtcgate.StallReport) : RecorderEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * A participant's recording is closed.
      */
     data class Finished(
@@ -7061,6 +7354,8 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 FfiConverterULong.read(buf),
                 FfiConverterULong.read(buf),
                 FfiConverterULong.read(buf),
+                FfiConverterTypeFrameDrops.read(buf),
+                FfiConverterULong.read(buf),
                 )
             3 -> RecorderEvent.Gap(
                 FfiConverterString.read(buf),
@@ -7077,7 +7372,10 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            6 -> RecorderEvent.Finished(
+            6 -> RecorderEvent.TrackStalled(
+                FfiConverterTypeStallReport.read(buf),
+                )
+            7 -> RecorderEvent.Finished(
                 FfiConverterTypeRecordingSummary.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -7102,6 +7400,8 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 + FfiConverterULong.allocationSize(value.`durationMs`)
                 + FfiConverterULong.allocationSize(value.`bytes`)
                 + FfiConverterULong.allocationSize(value.`frames`)
+                + FfiConverterTypeFrameDrops.allocationSize(value.`frameDrops`)
+                + FfiConverterULong.allocationSize(value.`stalls`)
             )
         }
         is RecorderEvent.Gap -> {
@@ -7131,6 +7431,13 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 + FfiConverterString.allocationSize(value.`message`)
             )
         }
+        is RecorderEvent.TrackStalled -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeStallReport.allocationSize(value.`report`)
+            )
+        }
         is RecorderEvent.Finished -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
@@ -7155,6 +7462,8 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 FfiConverterULong.write(value.`durationMs`, buf)
                 FfiConverterULong.write(value.`bytes`, buf)
                 FfiConverterULong.write(value.`frames`, buf)
+                FfiConverterTypeFrameDrops.write(value.`frameDrops`, buf)
+                FfiConverterULong.write(value.`stalls`, buf)
                 Unit
             }
             is RecorderEvent.Gap -> {
@@ -7178,8 +7487,13 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 FfiConverterString.write(value.`message`, buf)
                 Unit
             }
-            is RecorderEvent.Finished -> {
+            is RecorderEvent.TrackStalled -> {
                 buf.putInt(6)
+                FfiConverterTypeStallReport.write(value.`report`, buf)
+                Unit
+            }
+            is RecorderEvent.Finished -> {
+                buf.putInt(7)
                 FfiConverterTypeRecordingSummary.write(value.`summary`, buf)
                 Unit
             }
@@ -7483,6 +7797,38 @@ public object FfiConverterTypeRtcgateError : FfiConverterRustBuffer<RtcgateExcep
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUByte: FfiConverterRustBuffer<kotlin.UByte?> {
+    override fun read(buf: ByteBuffer): kotlin.UByte? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUByte.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UByte?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUByte.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UByte?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUByte.write(value, buf)
+        }
+    }
 }
 
 
