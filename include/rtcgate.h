@@ -327,7 +327,7 @@ typedef struct {
   const char *folder;
   // How long a missing packet is waited for, in ms; 0: 200.
   int latency_ms;
-  // How many spatial layers of scalable VP9 (SVC) to write, from the
+  // How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
   // lowest (1: the lowest resolution only); 0: all the sender sends.
   int spatial_layers;
 } rtcgate_recorder_config;

@@ -33,7 +33,7 @@ pub struct rtcgate_recorder_config {
     pub folder: *const c_char,
     /// How long a missing packet is waited for, in ms; 0: 200.
     pub latency_ms: c_int,
-    /// How many spatial layers of scalable VP9 (SVC) to write, from the
+    /// How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
     /// lowest (1: the lowest resolution only); 0: all the sender sends.
     pub spatial_layers: c_int,
 }

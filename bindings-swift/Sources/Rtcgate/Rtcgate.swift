@@ -3828,7 +3828,7 @@ public struct RecorderConfig: Equatable, Hashable {
      */
     public var latencyMs: UInt32
     /**
-     * How many spatial layers of scalable VP9 (SVC) to write, from the
+     * How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
      * lowest (1: the lowest resolution only); `None`: all the sender sends.
      */
     public var spatialLayers: UInt8?
@@ -3844,7 +3844,7 @@ public struct RecorderConfig: Equatable, Hashable {
          * How long a missing packet is waited for before writing without it, ms.
          */latencyMs: UInt32 = UInt32(200), 
         /**
-         * How many spatial layers of scalable VP9 (SVC) to write, from the
+         * How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
          * lowest (1: the lowest resolution only); `None`: all the sender sends.
          */spatialLayers: UInt8? = nil) {
         self.folder = folder

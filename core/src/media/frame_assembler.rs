@@ -127,6 +127,7 @@ impl Payloads {
 pub struct FrameAssembler {
     codec: Codec,
     payloads: Payloads,
+    max_spatial_layer: Option<u8>,
     last_error: Option<String>,
     window: usize,
     max_delay: Option<Duration>,
@@ -155,6 +156,7 @@ impl FrameAssembler {
         Self {
             codec,
             payloads: Payloads::new(codec),
+            max_spatial_layer: None,
             last_error: None,
             window: window.max(1),
             max_delay: None,
@@ -182,9 +184,10 @@ impl FrameAssembler {
         self.last_error.as_deref()
     }
 
-    /// Keeps VP9 spatial layers up to `layer` (0 = the lowest); `None`, the
-    /// default, keeps them all. Other codecs ignore it.
+    /// Keeps VP9 and AV1 spatial layers up to `layer` (0 = the lowest);
+    /// `None`, the default, keeps them all. Other codecs ignore it.
     pub fn set_max_spatial_layer(&mut self, layer: Option<u8>) {
+        self.max_spatial_layer = layer;
         if let Payloads::Vp9(vp9) = &mut self.payloads {
             vp9.set_max_spatial_layer(layer);
         }
@@ -356,8 +359,11 @@ impl FrameAssembler {
                 return;
             }
         };
-        let data = match self.codec {
-            Codec::Av1 => with_temporal_delimiter(data),
+        let data = match (self.codec, self.max_spatial_layer) {
+            (Codec::Av1, None) => with_temporal_delimiter(data),
+            (Codec::Av1, Some(max)) => {
+                with_temporal_delimiter(super::av1_layers::keep_spatial_layers(data, max))
+            }
             _ => data,
         };
         let keyframe = is_keyframe(self.codec, &data);

@@ -1,6 +1,7 @@
 //! Encoded media in and out of calls: local tracks that send samples, remote
 //! tracks that deliver frames reassembled from RTP.
 
+mod av1_layers;
 mod binding_track;
 pub(crate) mod bitstream;
 pub mod clip;

@@ -385,11 +385,10 @@ impl RemoteTrack {
         lock(&self.inner.health).last_error.clone()
     }
 
-    /// Keeps the lowest `layers` spatial layers of a scalable VP9 stream in
-    /// the frames delivered (`Some(1)`: the lowest resolution only); `None`,
-    /// the default, keeps them all. Every reader of the track gets the same
-    /// layers. Other codecs ignore it (an AV1 temporal unit keeps its
-    /// layers; decoders show the highest).
+    /// Keeps the lowest `layers` spatial layers of a scalable VP9 or AV1
+    /// stream in the frames delivered (`Some(1)`: the lowest resolution
+    /// only); `None`, the default, keeps them all. Every reader of the track
+    /// gets the same layers; other codecs ignore it.
     pub fn set_spatial_layers(&self, layers: Option<u8>) {
         let max = layers.map_or(ALL_LAYERS, |n| n.saturating_sub(1));
         self.inner.max_spatial_layer.store(max, Ordering::Relaxed);

@@ -24,12 +24,13 @@ pub struct RecorderOptions {
     /// How long a participant's file waits for all their tracks to be ready
     /// (video: a first keyframe) before it starts with the tracks that are.
     pub start_wait: Duration,
-    /// How many spatial layers of scalable VP9 (SVC) are written, from the
+    /// How many spatial layers of scalable VP9 or AV1 (SVC) are written, from the
     /// lowest: `Some(1)` writes only the lowest resolution; `None` (the
     /// default) every layer the sender sends, so the file has the sender's
-    /// full resolution. The layers of a picture are written as one
-    /// superframe in which only the top one is shown. Temporal layers are
-    /// always all kept.
+    /// full resolution. The VP9 layers of a picture are written as one
+    /// superframe in which only the top one is shown; an AV1 temporal unit
+    /// keeps the OBUs of the layers chosen. Temporal layers are always all
+    /// kept.
     pub spatial_layers: Option<u8>,
 }
 

@@ -21,7 +21,7 @@ pub struct RecorderConfig {
     /// How long a missing packet is waited for before writing without it, ms.
     #[uniffi(default = 200)]
     pub latency_ms: u32,
-    /// How many spatial layers of scalable VP9 (SVC) to write, from the
+    /// How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
     /// lowest (1: the lowest resolution only); `None`: all the sender sends.
     #[uniffi(default = None)]
     pub spatial_layers: Option<u8>,

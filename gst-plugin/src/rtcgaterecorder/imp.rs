@@ -72,7 +72,7 @@ impl ObjectImpl for RtcGateRecorder {
             properties.push(
                 glib::ParamSpecUInt::builder("spatial-layers")
                     .nick("Spatial layers")
-                    .blurb("How many spatial layers of scalable VP9 (SVC) to record, from the lowest (1: the lowest resolution only); 0: all the sender sends")
+                    .blurb("How many spatial layers of scalable VP9 or AV1 (SVC) to record, from the lowest (1: the lowest resolution only); 0: all the sender sends")
                     .maximum(8)
                     .default_value(0)
                     .mutable_ready()

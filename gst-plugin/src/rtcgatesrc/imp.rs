@@ -68,7 +68,7 @@ impl ObjectImpl for RtcGateSrc {
             properties.push(
                 glib::ParamSpecUInt::builder("spatial-layers")
                     .nick("Spatial layers")
-                    .blurb("How many spatial layers of scalable VP9 (SVC) to output, from the lowest (1: the lowest resolution only); 0: all the sender sends")
+                    .blurb("How many spatial layers of scalable VP9 or AV1 (SVC) to output, from the lowest (1: the lowest resolution only); 0: all the sender sends")
                     .maximum(8)
                     .default_value(0)
                     .mutable_ready()

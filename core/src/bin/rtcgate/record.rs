@@ -64,7 +64,7 @@ pub struct RecordArgs {
     /// Wait for missing packets (NACK) up to this many milliseconds.
     #[arg(long, default_value_t = 200)]
     latency_ms: u64,
-    /// Record this many spatial layers of scalable VP9 (SVC), from the
+    /// Record this many spatial layers of scalable VP9 or AV1 (SVC), from the
     /// lowest (1: the lowest resolution only); default: all.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=8))]
     spatial_layers: Option<u8>,

@@ -6253,7 +6253,7 @@ data class RecorderConfig (
     var `latencyMs`: kotlin.UInt = 200u 
     , 
     /**
-     * How many spatial layers of scalable VP9 (SVC) to write, from the
+     * How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
      * lowest (1: the lowest resolution only); `None`: all the sender sends.
      */
     var `spatialLayers`: kotlin.UByte? = null 
