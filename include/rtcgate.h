@@ -575,6 +575,18 @@ rtcgate_local_track rtcgate_local_track_create(int codec,
                                                const char *track_id,
                                                const char *stream_id);
 
+// Creates an H.264 track announcing `profile_level_id` (six hex digits, as
+// SDP's `profile-level-id`: `42e01f` constrained baseline, `4d001f` main,
+// `64001f` high, …): set it to what the encoder makes (its SPS bytes 1–3).
+// `rtcgate_local_track_create` with `RTCGATE_CODEC_H264` announces
+// `42e01f`. A member whose peer cannot decode the profile does not get the
+// track (an `RTCGATE_CALL_EVENT_ERROR` names what it decodes). Returns the
+// handle (> 0) or a negative error code (`RTCGATE_ERR_UNSUPPORTED` for a
+// profile rtcgate does not negotiate).
+rtcgate_local_track rtcgate_local_track_create_h264(const char *profile_level_id,
+                                                    const char *track_id,
+                                                    const char *stream_id);
+
 // Sends one encoded sample (`size` bytes at `data`, copied before the
 // function returns) with its presentation time in microseconds (from any
 // origin, increasing) to every member the track is negotiated with.

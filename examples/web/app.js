@@ -354,7 +354,9 @@
   async function startLocalMedia() {
     localStream = null;
     const md = navigator.mediaDevices;
-    if (!md || !md.getUserMedia) {
+    if (params.get('media') === 'receive') {
+      // `?media=receive`: a viewer, sending nothing.
+    } else if (!md || !md.getUserMedia) {
       // Not a secure context (plain http on a non-localhost address) or no support.
       console.warn('rtcgate: getUserMedia unavailable (needs https or localhost); receive-only');
     } else {
@@ -692,7 +694,7 @@
     const s = {
       inboundVideoBytes: 0, inboundAudioBytes: 0, framesDecoded: 0, framesReceived: 0,
       outboundVideoBytes: 0, outboundAudioBytes: 0, packetsLost: 0, packetsReceived: 0,
-      videoCodec: null, audioCodec: null, frameWidth: 0, frameHeight: 0, candidatePair: null,
+      videoCodec: null, videoFmtp: null, audioCodec: null, frameWidth: 0, frameHeight: 0, candidatePair: null,
       outboundVideo: null,
     };
     const report = await peer.pc.getStats();
@@ -707,7 +709,10 @@
           s.framesReceived += r.framesReceived || 0;
           s.frameWidth = Math.max(s.frameWidth, r.frameWidth || 0);
           s.frameHeight = Math.max(s.frameHeight, r.frameHeight || 0);
-          if (codec) s.videoCodec = codec.mimeType;
+          if (codec) {
+            s.videoCodec = codec.mimeType;
+            s.videoFmtp = codec.sdpFmtpLine || '';
+          }
         } else if (r.kind === 'audio') {
           s.inboundAudioBytes += r.bytesReceived || 0;
           if (codec) s.audioCodec = codec.mimeType;

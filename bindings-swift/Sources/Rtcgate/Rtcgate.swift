@@ -2018,6 +2018,11 @@ public protocol LocalTrackProtocol: AnyObject, Sendable {
     func codec()  -> Codec
     
     /**
+     * The H.264 `profile-level-id` the track announces (`None` for other codecs).
+     */
+    func h264ProfileLevelId()  -> String?
+    
+    /**
      * The track id.
      */
     func id()  -> String
@@ -2131,6 +2136,23 @@ public convenience init(codec: Codec, id: String, streamId: String)throws  {
     }
 
     
+    /**
+     * A new H.264 track announcing `profile_level_id` (six hex digits:
+     * `42e01f` constrained baseline, the default of `new`; `4d001f` main;
+     * `64001f` high; …): what the encoder makes. A member whose peer cannot
+     * decode it does not get the track (`CallEvent.Error` names what it decodes).
+     */
+public static func newH264(profileLevelId: String, id: String, streamId: String)throws  -> LocalTrack  {
+    return try  FfiConverterTypeLocalTrack_lift(try rustCallWithError(FfiConverterTypeRtcgateError_lift) {
+        uniffiCallStatus in
+    uniffi_rtcgate_fn_constructor_localtrack_new_h264(
+        FfiConverterString.lower(profileLevelId),
+        FfiConverterString.lower(id),
+        FfiConverterString.lower(streamId),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -2140,6 +2162,18 @@ open func codec() -> Codec  {
     return try!  FfiConverterTypeCodec_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_rtcgate_fn_method_localtrack_codec(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The H.264 `profile-level-id` the track announces (`None` for other codecs).
+     */
+open func h264ProfileLevelId() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_rtcgate_fn_method_localtrack_h264_profile_level_id(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -5662,6 +5696,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_rtcgate_checksum_method_localtrack_codec() != 41355) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_rtcgate_checksum_method_localtrack_h264_profile_level_id() != 57426) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_rtcgate_checksum_method_localtrack_id() != 11538) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5738,6 +5775,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_constructor_localtrack_new() != 40123) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_rtcgate_checksum_constructor_localtrack_new_h264() != 61197) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_constructor_recorder_attach() != 7090) {

@@ -38,7 +38,7 @@ pub(crate) async fn build_peer_connection(
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Arc<dyn PeerConnection>> {
     let mut media_engine = MediaEngine::default();
-    media_engine.register_default_codecs()?;
+    super::codec_preferences::register_codecs(&mut media_engine)?;
     let registry = register_default_interceptors(Registry::new(), &mut media_engine)?
         // Before the NACK generator: retransmissions count as arrived (see RtxUnwrapper).
         .with(Slot::from(6_500), RtxUnwrapper::default())

@@ -244,7 +244,7 @@ impl PeerLink {
         };
         // Every codec of the kind on the m-line, the track's first (rtc 0.21 would
         // otherwise negotiate one video codec per connection; see codec_preferences).
-        offer_every_codec(&self.pc, &sender, track.codec()).await;
+        offer_every_codec(&self.pc, &sender, track.codec(), track.h264_profile()).await;
         track.bind(&self.shared.member.id, rtp, sender, ssrc);
         track.set_connected(
             &self.shared.member.id,
@@ -538,7 +538,12 @@ impl Negotiation {
     async fn after_description(&self) {
         let tracks = lock(&self.shared.attached).clone();
         for track in tracks {
-            track.refresh_payload_type(&self.shared.member.id).await;
+            if let Some(refusal) = track.refresh_payload_type(&self.shared.member.id).await {
+                self.shared.ctx.emit(CallEvent::Error {
+                    member: Some(self.shared.member.id.clone()),
+                    message: refusal,
+                });
+            }
         }
         let mut receiving = Vec::new();
         for transceiver in self.pc.get_transceivers().await {

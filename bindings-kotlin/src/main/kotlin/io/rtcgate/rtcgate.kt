@@ -828,6 +828,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_rtcgate_checksum_method_localtrack_codec(
     ): Int
+    external fun uniffi_rtcgate_checksum_method_localtrack_h264_profile_level_id(
+    ): Int
     external fun uniffi_rtcgate_checksum_method_localtrack_id(
     ): Int
     external fun uniffi_rtcgate_checksum_method_localtrack_keyframe_requested(
@@ -879,6 +881,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_rtcgate_checksum_constructor_call_join(
     ): Int
     external fun uniffi_rtcgate_checksum_constructor_localtrack_new(
+    ): Int
+    external fun uniffi_rtcgate_checksum_constructor_localtrack_new_h264(
     ): Int
     external fun uniffi_rtcgate_checksum_constructor_recorder_attach(
     ): Int
@@ -980,7 +984,11 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_rtcgate_fn_constructor_localtrack_new(`codec`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`streamId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_rtcgate_fn_constructor_localtrack_new_h264(`profileLevelId`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`streamId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_rtcgate_fn_method_localtrack_codec(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_rtcgate_fn_method_localtrack_h264_profile_level_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_rtcgate_fn_method_localtrack_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1250,6 +1258,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_rtcgate_checksum_method_localtrack_codec() and 0xFFFF) != 41355) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_rtcgate_checksum_method_localtrack_h264_profile_level_id() and 0xFFFF) != 57426) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_rtcgate_checksum_method_localtrack_id() and 0xFFFF) != 11538) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1326,6 +1337,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_constructor_localtrack_new() and 0xFFFF) != 40123) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_rtcgate_checksum_constructor_localtrack_new_h264() and 0xFFFF) != 61197) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_constructor_recorder_attach() and 0xFFFF) != 7090) {
@@ -3954,6 +3968,11 @@ public interface LocalTrackInterface {
     fun `codec`(): Codec
     
     /**
+     * The H.264 `profile-level-id` the track announces (`None` for other codecs).
+     */
+    fun `h264ProfileLevelId`(): kotlin.String?
+    
+    /**
      * The track id.
      */
     fun `id`(): kotlin.String
@@ -4137,6 +4156,22 @@ open class LocalTrack: Disposable, AutoCloseable, LocalTrackInterface
 
     
     /**
+     * The H.264 `profile-level-id` the track announces (`None` for other codecs).
+     */override fun `h264ProfileLevelId`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_rtcgate_fn_method_localtrack_h264_profile_level_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The track id.
      */override fun `id`(): kotlin.String {
             return FfiConverterString.lift(
@@ -4282,11 +4317,30 @@ open class LocalTrack: Disposable, AutoCloseable, LocalTrackInterface
 
 
     
-    
+    companion object {
+        
     /**
-     * @suppress
+     * A new H.264 track announcing `profile_level_id` (six hex digits:
+     * `42e01f` constrained baseline, the default of `new`; `4d001f` main;
+     * `64001f` high; …): what the encoder makes. A member whose peer cannot
+     * decode it does not get the track (`CallEvent.Error` names what it decodes).
      */
-    companion object
+    @Throws(RtcgateException::class) fun `newH264`(`profileLevelId`: kotlin.String, `id`: kotlin.String, `streamId`: kotlin.String): LocalTrack {
+            return FfiConverterTypeLocalTrack.lift(
+    uniffiRustCallWithError(RtcgateException) { _status ->
+    UniffiLib.uniffi_rtcgate_fn_constructor_localtrack_new_h264(
+    
+        
+        FfiConverterString.lower(`profileLevelId`),
+        FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`streamId`),_status)
+}
+    )
+    }
+    
+
+        
+    }
     
 }
 
