@@ -553,7 +553,8 @@ mod tests {
             ))
             .unwrap();
             let codec = clip.codec();
-            let mut payloader = codec.rtp_codec().payloader().unwrap();
+            let mut payloader =
+                crate::media::local_track::payloader_for(codec, &codec.rtp_codec()).unwrap();
             let mut assembler = FrameAssembler::new(codec, FrameAssembler::DEFAULT_WINDOW);
             let (mut seq, mut out) = (0u16, Vec::new());
             let sent: Vec<_> = clip.samples(0).collect();

@@ -128,7 +128,7 @@ impl LocalTrack {
             Some(profile) => h264_codec(profile),
             None => codec.rtp_codec(),
         };
-        let payloader = format.payloader().map_err(Error::WebRtc)?;
+        let payloader = payloader_for(codec, &format)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 id,
@@ -509,6 +509,15 @@ fn fmtp_fit(ours: &str, theirs: &str) -> u8 {
 
 fn rtp_timestamp(time: std::time::Duration, clock_rate: u32) -> u32 {
     (time.as_nanos() * u128::from(clock_rate) / 1_000_000_000) as u32
+}
+
+/// The payloader of a track: rtcgate's own for VP9 (`media::vp9`), rtc's
+/// for the others.
+pub(crate) fn payloader_for(codec: Codec, format: &RTCRtpCodec) -> Result<Box<dyn Payloader>> {
+    match codec {
+        Codec::Vp9 => Ok(Box::<super::vp9::Vp9Payloader>::default()),
+        _ => format.payloader().map_err(Error::WebRtc),
+    }
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

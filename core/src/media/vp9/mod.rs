@@ -14,6 +14,8 @@
 pub mod depacketizer;
 pub mod descriptor;
 pub mod frame_header;
+pub mod payloader;
 pub mod superframe;
 
 pub use depacketizer::Vp9Depacketizer;
+pub use payloader::Vp9Payloader;
