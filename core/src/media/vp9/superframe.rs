@@ -28,7 +28,9 @@ pub fn split(chunk: &[u8]) -> Vec<&[u8]> {
 }
 
 /// The frame sizes of `chunk`'s superframe index, when it ends with a valid
-/// one whose sizes fit in front of it.
+/// one whose sizes add up to exactly what precedes it (a single frame may
+/// end with bytes that look like a marker: encoders write indexes that
+/// account for every byte, so anything else is frame data).
 fn index(chunk: &[u8]) -> Option<Vec<usize>> {
     let &marker = chunk.last()?;
     if marker & 0xe0 != 0xc0 {
@@ -50,7 +52,7 @@ fn index(chunk: &[u8]) -> Option<Vec<usize>> {
         })
         .collect();
     let total: usize = sizes.iter().sum();
-    (total <= chunk.len() - index_len && sizes.iter().all(|&s| s > 0)).then_some(sizes)
+    (total == chunk.len() - index_len && sizes.iter().all(|&s| s > 0)).then_some(sizes)
 }
 
 /// One chunk holding `frames` in order: the frame itself when there is one,
@@ -120,6 +122,10 @@ mod tests {
         // Index sizes larger than the chunk are refused too.
         let bogus = [0x82u8, 0xc0, 0xff, 0xc0];
         assert_eq!(split(&bogus).len(), 1);
+        // So are sizes that leave bytes over: a frame whose last three
+        // bytes happen to read as a one-frame index (marker, size 1, marker).
+        let frame = [0x82u8, 0x49, 0x83, 0x42, 0x00, 0xc0, 0x01, 0xc0];
+        assert_eq!(split(&frame), vec![&frame[..]]);
     }
 
     #[test]
