@@ -18,7 +18,8 @@
 //! ```
 //!
 //! Words after `--`: `rtcgate` / `gst` (one side only), a comma-separated list
-//! of N, `--quick`. Environment: `RTCGATE_BENCH_QUICK=1`,
+//! of N, `--quick`, `vp9` / `av1` (scalable video with three spatial layers
+//! instead of VP8: `layered.rs`). Environment: `RTCGATE_BENCH_QUICK=1`,
 //! `RTCGATE_BENCH_SECONDS` (sending time), `RTCGATE_BENCH_KEEP=1` (keep the
 //! files). See docs/benchmarks.md for the recorded figures.
 
