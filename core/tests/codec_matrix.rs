@@ -202,7 +202,11 @@ async fn every_codec_chromium_sends_is_recorded_cleanly() {
     let mut stalls = Vec::new();
     let budget = (HOLD + Duration::from_secs(25)) * CASES.len() as u32;
     let deadline = tokio::time::Instant::now() + budget;
-    while summaries.len() < CASES.len() {
+    // Until every case is recorded and seen leaving (the recorder's events
+    // and the call's come on two streams, in either order).
+    let left =
+        |spans: &HashMap<String, Span>| spans.values().filter(|s| s.left_at.is_some()).count();
+    while summaries.len() < CASES.len() || left(&spans) < CASES.len() {
         tokio::select! {
             event = call_events.recv() => match event.expect("call events") {
                 CallEvent::MemberJoined(m) => {
