@@ -182,6 +182,9 @@ typedef enum {
   RTCGATE_ERR_LIMIT = -17,
   // An internal error (a bug in rtcgate); the library stays usable.
   RTCGATE_ERR_INTERNAL = -18,
+  // A session description or candidate could not be applied (malformed
+  // SDP, wrong signalling state, nothing negotiable).
+  RTCGATE_ERR_NEGOTIATION = -19,
 } rtcgate_error;
 
 // Receives one log record. `target` is the Rust module that logged
@@ -309,6 +312,13 @@ typedef void (*rtcgate_message_cb)(rtcgate_data_channel channel,
                                    size_t size,
                                    bool is_text,
                                    void *user_data);
+
+// Called once each time the channel's buffered amount falls from above its
+// low threshold to at or below it (W3C `bufferedamountlow`), with the
+// buffered amount just after; on a library thread.
+typedef void (*rtcgate_buffered_amount_low_cb)(rtcgate_data_channel channel,
+                                               uint64_t buffered_amount,
+                                               void *user_data);
 
 // Called when a member asks for a keyframe (RTCP PLI/FIR): make the encoder
 // produce one. Runs on a library thread.
@@ -526,22 +536,38 @@ int rtcgate_data_channel_set_message_callback(rtcgate_data_channel channel,
                                               rtcgate_message_cb callback,
                                               void *user_data);
 
-// Sends a binary message (`size` bytes at `data`, copied; `size` may be 0
-// only with a non-NULL `data`).
+// Sends a binary message (`size` bytes at `data`, copied once; `size` may
+// be 0 only with a non-NULL `data`). Returns once queued; see
+// `rtcgate_data_channel_buffered_amount` for back-pressure.
 int rtcgate_data_channel_send(rtcgate_data_channel channel, const uint8_t *data, size_t size);
 
 // Sends a text message (NUL-terminated UTF-8, copied).
 int rtcgate_data_channel_send_text(rtcgate_data_channel channel, const char *text);
 
 // Bytes sent but not yet taken by the network (≥ 0, the back-pressure
-// signal: wait while it is high), or a negative error code.
+// signal: wait while it is high, as W3C `bufferedAmount`), or a negative
+// error code. Cheap: an atomic read, no lock, never blocks.
 int64_t rtcgate_data_channel_buffered_amount(rtcgate_data_channel channel);
+
+// Sets the level at or below which the buffered-amount-low callback fires
+// (W3C `bufferedAmountLowThreshold`; 0 until set; capped at 2^32 − 1).
+int rtcgate_data_channel_set_buffered_amount_low_threshold(rtcgate_data_channel channel,
+                                                           uint64_t bytes);
+
+// Delivers the channel's buffered-amount-low events to `callback` (NULL
+// stops), once per crossing of the low threshold downward: the place to
+// resume a paused sender. Callbacks run on a library thread, one at a time.
+int rtcgate_data_channel_set_buffered_amount_low_callback(rtcgate_data_channel channel,
+                                                          rtcgate_buffered_amount_low_cb callback,
+                                                          void *user_data);
 
 // Blocks until the channel's buffered amount is at or below `threshold`
 // bytes (0 when it is), for senders that keep the buffer bounded without
-// polling. Fails with `RTCGATE_ERR_TIMEOUT` after `timeout_ms` (< 0: no
-// limit) and `RTCGATE_ERR_CLOSED` if the channel closes. Not from inside
-// this channel's message callback: unread messages would hold up the
+// a callback. Sets the channel's low threshold to `threshold` and waits for
+// the buffered-amount-low event (no polling). Fails with
+// `RTCGATE_ERR_TIMEOUT` after `timeout_ms` (< 0: no limit) and
+// `RTCGATE_ERR_CLOSED` if the channel closes. Not from inside this
+// channel's message callback: unread messages would hold up the
 // connection, and with it the acknowledgements this waits for.
 int rtcgate_data_channel_wait_buffered_below(rtcgate_data_channel channel,
                                              uint32_t threshold,

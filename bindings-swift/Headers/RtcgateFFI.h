@@ -250,6 +250,13 @@ typedef void (*UniffiCallbackInterfaceCallListenerMethod0)(uint64_t, RustBuffer,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_BUFFERED_AMOUNT_LOW_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_BUFFERED_AMOUNT_LOW_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceBufferedAmountLowListenerMethod0)(uint64_t, uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_CHANNEL_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_CHANNEL_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceDataChannelListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -292,6 +299,15 @@ typedef struct UniffiVTableCallbackInterfaceCallListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceCallListenerMethod0 _Nonnull onEvent;
 } UniffiVTableCallbackInterfaceCallListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_BUFFERED_AMOUNT_LOW_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_BUFFERED_AMOUNT_LOW_LISTENER
+typedef struct UniffiVTableCallbackInterfaceBufferedAmountLowListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceBufferedAmountLowListenerMethod0 _Nonnull onBufferedAmountLow;
+} UniffiVTableCallbackInterfaceBufferedAmountLowListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DATA_CHANNEL_LISTENER
@@ -398,6 +414,26 @@ void uniffi_rtcgate_fn_init_callback_vtable_calllistener(const UniffiVTableCallb
 void uniffi_rtcgate_fn_method_calllistener_on_event(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_CLONE_BUFFEREDAMOUNTLOWLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_CLONE_BUFFEREDAMOUNTLOWLISTENER
+uint64_t uniffi_rtcgate_fn_clone_bufferedamountlowlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_FREE_BUFFEREDAMOUNTLOWLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_FREE_BUFFEREDAMOUNTLOWLISTENER
+void uniffi_rtcgate_fn_free_bufferedamountlowlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_INIT_CALLBACK_VTABLE_BUFFEREDAMOUNTLOWLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_INIT_CALLBACK_VTABLE_BUFFEREDAMOUNTLOWLISTENER
+void uniffi_rtcgate_fn_init_callback_vtable_bufferedamountlowlistener(const UniffiVTableCallbackInterfaceBufferedAmountLowListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_BUFFEREDAMOUNTLOWLISTENER_ON_BUFFERED_AMOUNT_LOW
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_BUFFEREDAMOUNTLOWLISTENER_ON_BUFFERED_AMOUNT_LOW
+void uniffi_rtcgate_fn_method_bufferedamountlowlistener_on_buffered_amount_low(uint64_t ptr, uint64_t buffered_amount, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_CLONE_DATACHANNEL
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_CLONE_DATACHANNEL
 uint64_t uniffi_rtcgate_fn_clone_datachannel(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -410,7 +446,12 @@ void uniffi_rtcgate_fn_free_datachannel(uint64_t handle, RustCallStatus *_Nonnul
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_BUFFERED_AMOUNT
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_BUFFERED_AMOUNT
-uint64_t uniffi_rtcgate_fn_method_datachannel_buffered_amount(uint64_t ptr
+uint64_t uniffi_rtcgate_fn_method_datachannel_buffered_amount(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_BUFFERED_AMOUNT_LOW_THRESHOLD
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_BUFFERED_AMOUNT_LOW_THRESHOLD
+uint64_t uniffi_rtcgate_fn_method_datachannel_buffered_amount_low_threshold(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_CLOSE_CHANNEL
@@ -446,6 +487,16 @@ uint64_t uniffi_rtcgate_fn_method_datachannel_send(uint64_t ptr, RustBuffer data
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_SEND_TEXT
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_SEND_TEXT
 uint64_t uniffi_rtcgate_fn_method_datachannel_send_text(uint64_t ptr, RustBuffer text
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_SET_BUFFERED_AMOUNT_LOW_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_SET_BUFFERED_AMOUNT_LOW_LISTENER
+void uniffi_rtcgate_fn_method_datachannel_set_buffered_amount_low_listener(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_SET_BUFFERED_AMOUNT_LOW_THRESHOLD
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_SET_BUFFERED_AMOUNT_LOW_THRESHOLD
+uint64_t uniffi_rtcgate_fn_method_datachannel_set_buffered_amount_low_threshold(uint64_t ptr, uint64_t bytes
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_DATACHANNEL_SET_LISTENER
@@ -1034,9 +1085,21 @@ uint16_t uniffi_rtcgate_checksum_method_calllistener_on_event(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_BUFFEREDAMOUNTLOWLISTENER_ON_BUFFERED_AMOUNT_LOW
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_BUFFEREDAMOUNTLOWLISTENER_ON_BUFFERED_AMOUNT_LOW
+uint16_t uniffi_rtcgate_checksum_method_bufferedamountlowlistener_on_buffered_amount_low(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_DATACHANNEL_BUFFERED_AMOUNT
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_DATACHANNEL_BUFFERED_AMOUNT
 uint16_t uniffi_rtcgate_checksum_method_datachannel_buffered_amount(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_DATACHANNEL_BUFFERED_AMOUNT_LOW_THRESHOLD
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_DATACHANNEL_BUFFERED_AMOUNT_LOW_THRESHOLD
+uint16_t uniffi_rtcgate_checksum_method_datachannel_buffered_amount_low_threshold(void
     
 );
 #endif
@@ -1079,6 +1142,18 @@ uint16_t uniffi_rtcgate_checksum_method_datachannel_send(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_DATACHANNEL_SEND_TEXT
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_DATACHANNEL_SEND_TEXT
 uint16_t uniffi_rtcgate_checksum_method_datachannel_send_text(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_DATACHANNEL_SET_BUFFERED_AMOUNT_LOW_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_DATACHANNEL_SET_BUFFERED_AMOUNT_LOW_LISTENER
+uint16_t uniffi_rtcgate_checksum_method_datachannel_set_buffered_amount_low_listener(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_DATACHANNEL_SET_BUFFERED_AMOUNT_LOW_THRESHOLD
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_DATACHANNEL_SET_BUFFERED_AMOUNT_LOW_THRESHOLD
+uint16_t uniffi_rtcgate_checksum_method_datachannel_set_buffered_amount_low_threshold(void
     
 );
 #endif

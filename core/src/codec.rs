@@ -128,7 +128,7 @@ impl std::str::FromStr for Codec {
             .into_iter()
             .find(|codec| codec.name().eq_ignore_ascii_case(s))
             .or_else(|| Codec::from_mime_type(s))
-            .ok_or_else(|| crate::Error::UnsupportedCodec(s.to_owned()))
+            .ok_or_else(|| crate::Error::unsupported_codec(s.to_owned()))
     }
 }
 

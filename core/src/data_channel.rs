@@ -1,10 +1,10 @@
 //! [`DataChannel`]: a message channel with one other member of a call.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{mpsc, watch};
 use webrtc::data_channel::{DataChannel as RtcDataChannel, DataChannelEvent, RTCDataChannelInit};
 
 use crate::error::{Error, Result};
@@ -14,7 +14,17 @@ use crate::signalling::MemberId;
 const MESSAGE_QUEUE: usize = 1024;
 
 /// How a data channel delivers messages.
+///
+/// ```
+/// use rtcgate_core::DataChannelOptions;
+///
+/// let telemetry = DataChannelOptions::unreliable().with_protocol("telemetry-v1");
+/// assert!(!telemetry.ordered && telemetry.max_retransmits == Some(0));
+/// let lifetime = DataChannelOptions::reliable().with_max_packet_life_time(500);
+/// assert_eq!(lifetime.max_packet_life_time, Some(500));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DataChannelOptions {
     /// Deliver messages in order (default true).
     pub ordered: bool,
@@ -52,6 +62,30 @@ impl DataChannelOptions {
         }
     }
 
+    /// Sets in-order delivery.
+    pub fn with_ordered(mut self, ordered: bool) -> Self {
+        self.ordered = ordered;
+        self
+    }
+
+    /// Gives up on a message after `retransmits` retransmissions.
+    pub fn with_max_retransmits(mut self, retransmits: u16) -> Self {
+        self.max_retransmits = Some(retransmits);
+        self
+    }
+
+    /// Gives up on a message after `milliseconds`.
+    pub fn with_max_packet_life_time(mut self, milliseconds: u16) -> Self {
+        self.max_packet_life_time = Some(milliseconds);
+        self
+    }
+
+    /// Sets the sub-protocol name.
+    pub fn with_protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = protocol.into();
+        self
+    }
+
     pub(crate) fn to_init(&self) -> RTCDataChannelInit {
         RTCDataChannelInit {
             ordered: self.ordered,
@@ -59,6 +93,34 @@ impl DataChannelOptions {
             max_packet_life_time: self.max_packet_life_time,
             protocol: self.protocol.clone(),
             negotiated: None,
+        }
+    }
+}
+
+/// The `bufferedamountlow` events of one [`DataChannel`], from
+/// [`DataChannel::buffered_amount_low_events`].
+#[derive(Debug)]
+pub struct BufferedAmountLowEvents {
+    channel: DataChannel,
+    events: watch::Receiver<u64>,
+    seen: u64,
+}
+
+impl BufferedAmountLowEvents {
+    /// Waits for the next event and returns the buffered amount just after
+    /// it; `None` once the channel has closed. Events that fired while the
+    /// reader was away are each returned, in order.
+    pub async fn next(&mut self) -> Option<usize> {
+        loop {
+            let count = *self.events.borrow_and_update();
+            if count > self.seen {
+                self.seen += 1;
+                return Some(self.channel.buffered_amount());
+            }
+            if self.channel.inner.ended.load(Ordering::SeqCst) {
+                return None;
+            }
+            self.events.changed().await.ok()?;
         }
     }
 }
@@ -88,8 +150,12 @@ struct Inner {
     member: MemberId,
     channel: Arc<dyn RtcDataChannel>,
     messages: tokio::sync::Mutex<mpsc::Receiver<DataMessage>>,
-    buffered_low: Notify,
+    /// Counts `bufferedamountlow` events; waiters watch it.
+    low_events: watch::Sender<u64>,
+    low_threshold: AtomicUsize,
     open: AtomicBool,
+    /// The event pump has ended (the channel closed).
+    ended: AtomicBool,
 }
 
 impl std::fmt::Debug for DataChannel {
@@ -123,8 +189,10 @@ impl DataChannel {
                 member,
                 channel,
                 messages: tokio::sync::Mutex::new(rx),
-                buffered_low: Notify::new(),
+                low_events: watch::Sender::new(0),
+                low_threshold: AtomicUsize::new(0),
                 open: AtomicBool::new(false),
+                ended: AtomicBool::new(false),
             }),
         };
         let pump = dc.clone();
@@ -159,13 +227,17 @@ impl DataChannel {
                         // Nobody can read any more; keep draining events.
                     }
                 }
-                DataChannelEvent::OnBufferedAmountLow => self.inner.buffered_low.notify_waiters(),
+                DataChannelEvent::OnBufferedAmountLow => {
+                    self.inner.low_events.send_modify(|count| *count += 1);
+                }
                 DataChannelEvent::OnClose => break,
                 _ => {}
             }
         }
         self.inner.open.store(false, Ordering::SeqCst);
-        self.inner.buffered_low.notify_waiters();
+        self.inner.ended.store(true, Ordering::SeqCst);
+        // Wakes every waiter for a low event: they see `ended` and fail.
+        self.inner.low_events.send_modify(|_| {});
         notify(ChannelNotice::Closed(self.clone()));
     }
 
@@ -184,11 +256,18 @@ impl DataChannel {
         self.inner.open.load(Ordering::SeqCst)
     }
 
-    /// Sends a binary message.
-    pub async fn send(&self, data: &[u8]) -> Result<()> {
+    /// Sends a binary message. Takes the bytes without copying them when they are
+    /// uniquely owned (a `Vec<u8>`, a `BytesMut` frozen into `Bytes`, a `Bytes`
+    /// nobody else holds); a `Bytes` that is shared elsewhere is copied once.
+    ///
+    /// Returns once the message is queued: it never waits for the network.
+    /// Watch [`buffered_amount`](Self::buffered_amount) and wait for
+    /// [`wait_buffered_amount_low`](Self::wait_buffered_amount_low) to keep the
+    /// queue bounded.
+    pub async fn send(&self, data: impl Into<Bytes>) -> Result<()> {
         self.inner
             .channel
-            .send(BytesMut::from(data))
+            .send(BytesMut::from(data.into()))
             .await
             .map_err(map_send_error)
     }
@@ -202,39 +281,98 @@ impl DataChannel {
             .map_err(map_send_error)
     }
 
-    /// Bytes handed to `send` that the network has not yet taken (acknowledged
-    /// or abandoned): the back-pressure signal.
-    pub async fn buffered_amount(&self) -> Result<usize> {
-        self.inner
-            .channel
-            .outstanding_bytes()
-            .await
-            .map_err(map_send_error)
+    /// Bytes handed to [`send`](Self::send) that the network has not yet taken
+    /// (acknowledged or abandoned): the back-pressure signal, as W3C
+    /// `RTCDataChannel.bufferedAmount`. An atomic read: no lock, no waiting.
+    pub fn buffered_amount(&self) -> usize {
+        self.inner.channel.outstanding_bytes_now()
     }
 
-    /// Sets the level below which [`wait_buffered_below`](Self::wait_buffered_below) wakes.
-    pub async fn set_buffered_amount_low_threshold(&self, bytes: u32) -> Result<()> {
-        self.inner
-            .channel
-            .set_buffered_amount_low_threshold(bytes)
-            .await
-            .map_err(map_send_error)
+    /// The level at or below which [`buffered_amount_low`](Self::buffered_amount_low)
+    /// fires (W3C `bufferedAmountLowThreshold`; 0 until set).
+    pub fn buffered_amount_low_threshold(&self) -> usize {
+        self.inner.low_threshold.load(Ordering::SeqCst)
     }
 
-    /// Waits until the buffered amount is at or below `threshold` bytes
-    /// (set the low threshold to the same value for prompt wake-ups).
-    pub async fn wait_buffered_below(&self, threshold: usize) -> Result<()> {
+    /// Sets the level at or below which [`buffered_amount_low`](Self::buffered_amount_low)
+    /// fires. Values above `u32::MAX` are capped (SCTP counts in 32 bits).
+    pub async fn set_buffered_amount_low_threshold(&self, bytes: usize) -> Result<()> {
+        let bytes = bytes.min(u32::MAX as usize);
+        self.inner
+            .channel
+            .set_buffered_amount_low_threshold(bytes as u32)
+            .await
+            .map_err(map_send_error)?;
+        self.inner.low_threshold.store(bytes, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// How many times the buffered amount has fallen to or below the low
+    /// threshold (W3C `bufferedamountlow` events) since the channel opened.
+    pub fn buffered_amount_low_count(&self) -> u64 {
+        *self.inner.low_events.borrow()
+    }
+
+    /// A stream of this channel's `bufferedamountlow` events from now on,
+    /// none missed however late its reader is (for callbacks and listeners).
+    pub fn buffered_amount_low_events(&self) -> BufferedAmountLowEvents {
+        let mut events = self.inner.low_events.subscribe();
+        let seen = *events.borrow_and_update();
+        BufferedAmountLowEvents {
+            channel: self.clone(),
+            events,
+            seen,
+        }
+    }
+
+    /// Waits for the next `bufferedamountlow` event: the buffered amount
+    /// falling from above the low threshold to at or below it. Events that
+    /// fired before the call are not seen; to wait for a level, use
+    /// [`wait_buffered_amount_low`](Self::wait_buffered_amount_low).
+    /// Fails with [`ErrorKind::Closed`](crate::ErrorKind::Closed) when the
+    /// channel closes first.
+    pub async fn buffered_amount_low(&self) -> Result<()> {
+        let mut events = self.inner.low_events.subscribe();
+        events.borrow_and_update();
+        self.next_low_event(&mut events).await
+    }
+
+    /// Returns at once when the buffered amount is at or below the low
+    /// threshold, else waits for the `bufferedamountlow` event that says it
+    /// is. No polling: the channel wakes the waiter.
+    pub async fn wait_buffered_amount_low(&self) -> Result<()> {
+        let mut events = self.inner.low_events.subscribe();
         loop {
-            let notified = self.inner.buffered_low.notified();
-            if self.buffered_amount().await? <= threshold {
+            events.borrow_and_update();
+            if self.buffered_amount() <= self.buffered_amount_low_threshold() {
                 return Ok(());
             }
-            if !self.is_open() {
-                return Err(Error::Closed(format!("data channel {}", self.inner.label)));
-            }
-            // The event can be missed between the check and the wait; poll as a backstop.
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), notified).await;
+            self.next_low_event(&mut events).await?;
         }
+    }
+
+    /// Sets the low threshold to `threshold` (when it is not already) and
+    /// waits until the buffered amount is at or below it: a sender's
+    /// "pause here until the queue drains to this level", without polling.
+    pub async fn wait_buffered_below(&self, threshold: usize) -> Result<()> {
+        if self.buffered_amount_low_threshold() != threshold {
+            self.set_buffered_amount_low_threshold(threshold).await?;
+        }
+        self.wait_buffered_amount_low().await
+    }
+
+    async fn next_low_event(&self, events: &mut watch::Receiver<u64>) -> Result<()> {
+        if !self.is_open() && self.inner.ended.load(Ordering::SeqCst) {
+            return Err(self.closed_error());
+        }
+        match events.changed().await {
+            Ok(()) if !self.inner.ended.load(Ordering::SeqCst) => Ok(()),
+            _ => Err(self.closed_error()),
+        }
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::closed(format!("data channel {}", self.inner.label))
     }
 
     /// The next message; `None` once the channel is closed and drained.
@@ -269,7 +407,7 @@ impl DataChannel {
 
 fn map_send_error(err: webrtc::error::Error) -> Error {
     match err {
-        webrtc::error::Error::ErrDataChannelClosed => Error::Closed("data channel".into()),
-        other => Error::WebRtc(other),
+        webrtc::error::Error::ErrDataChannelClosed => Error::closed("data channel"),
+        other => Error::webrtc(other),
     }
 }

@@ -135,7 +135,7 @@ async fn two_calls_exchange_opus_vp8_and_data() {
         .map(|i| vec![(i % 251) as u8; 1000 + i as usize * 37])
         .collect();
     for p in &payloads {
-        channel.send(p).await.unwrap();
+        channel.send(p.clone()).await.unwrap();
     }
     assert_eq!(
         within(20, "text", bob_channel.recv()).await,
@@ -238,7 +238,7 @@ async fn track_added_mid_call_renegotiates_and_removal_ends_it() {
     })
     .await;
     for i in 0..50u8 {
-        channel.send(&[i; 900]).await.unwrap();
+        channel.send(vec![i; 900]).await.unwrap();
     }
     let mut got = std::collections::BTreeSet::new();
     while got.len() < 50 {
@@ -394,11 +394,7 @@ async fn invalid_sdp_from_a_member_is_an_error_event_not_a_crash() {
     // offer with garbage, then sends a garbage offer of its own.
     let rogue = WsSignaller::new(server.url());
     let mut joined = rogue
-        .join(JoinRequest {
-            room: "bad-sdp".into(),
-            display_name: "rogue".into(),
-            token: None,
-        })
+        .join(JoinRequest::new("bad-sdp", "rogue"))
         .await
         .unwrap();
     let alice_id = joined.members[0].id.clone();

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rtcgate_core::call::{IceTimeouts, IceTransportPolicy};
 use rtcgate_core::signalling::{
     JoinRequest, Joined, MemberId, PeerMessage, Signaller, SignallingServer, WsSignaller,
 };
@@ -20,6 +19,7 @@ use rtcgate_core::{
     Call, CallEvent, CallOptions, Codec, ConnectionState, DataChannel, DataChannelOptions,
     DataMessage, IceServer, LocalTrack, RemoteTrack,
 };
+use rtcgate_core::{IceTimeouts, IceTransportPolicy};
 use support::netem::Impairment;
 use support::turn::Turn;
 use support::*;
@@ -44,6 +44,8 @@ enum Sent {
     },
     /// A trickled candidate line.
     Candidate(String),
+    /// A message of a kind added after this test was written.
+    Other,
 }
 
 /// Records what the call sends, then passes it to the real signaller.
@@ -70,6 +72,7 @@ impl Signaller for RecordingSignaller {
                 at: Instant::now(),
             },
             PeerMessage::Candidate(c) => Sent::Candidate(c.candidate.clone()),
+            _ => Sent::Other,
         };
         self.sent.lock().unwrap().push(record);
         self.inner.send(to, message).await
@@ -105,11 +108,7 @@ async fn join_member(
         inner: WsSignaller::new(server.url()),
         sent: sent.clone(),
     };
-    let request = JoinRequest {
-        room: room.into(),
-        display_name: name.into(),
-        token: None,
-    };
+    let request = JoinRequest::new(room, name);
     let (call, mut rx) = Call::join(Arc::new(signaller), request, options)
         .await
         .expect("join");
@@ -171,7 +170,7 @@ impl Member {
             .into_iter()
             .filter_map(|s| match s {
                 Sent::Description { ufrag, .. } => Some(ufrag),
-                Sent::Candidate(_) => None,
+                Sent::Candidate(_) | Sent::Other => None,
             })
             .collect()
     }
@@ -181,7 +180,7 @@ impl Member {
             .into_iter()
             .filter_map(|s| match s {
                 Sent::Candidate(c) => Some(c),
-                Sent::Description { .. } => None,
+                Sent::Description { .. } | Sent::Other => None,
             })
             .collect()
     }
@@ -337,11 +336,11 @@ impl Drop for FrameRecorder {
 fn ice_timeouts_for_tests() -> IceTimeouts {
     // Failure after ~5 s of silence instead of ~30 s; keepalives well below that,
     // so a loaded machine does not see a healthy path as disconnected.
-    IceTimeouts {
-        disconnected: Duration::from_secs(2),
-        failed: Duration::from_secs(3),
-        keepalive_interval: Duration::from_millis(500),
-    }
+    IceTimeouts::new(
+        Duration::from_secs(2),
+        Duration::from_secs(3),
+        Duration::from_millis(500),
+    )
 }
 
 fn is_state(event: &CallEvent, wanted: ConnectionState) -> bool {
@@ -359,10 +358,7 @@ async fn ice_restart_recovers_a_failed_path() {
     init_logging();
     require_interfaces();
     let _network = NETWORK.lock().await;
-    let options = CallOptions {
-        ice_timeouts: ice_timeouts_for_tests(),
-        ..Default::default()
-    };
+    let options = CallOptions::default().with_ice_timeouts(ice_timeouts_for_tests());
     let server = start_server().await;
     let alice = join_member(&server, "restart", "alice", options.clone()).await;
     let video = LocalTrack::new(Codec::Vp8, "alice-cam", "alice").unwrap();
@@ -470,12 +466,10 @@ const TURN_USER: &str = "rtcgate";
 const TURN_PASSWORD: &str = "relay-secret";
 
 fn relay_options(turn: &Turn, password: &str) -> CallOptions {
-    CallOptions {
-        ice_servers: vec![IceServer::turn(turn.url(), TURN_USER, password)],
-        ice_transport_policy: IceTransportPolicy::Relay,
-        ice_timeouts: ice_timeouts_for_tests(),
-        ..Default::default()
-    }
+    CallOptions::default()
+        .with_ice_server(IceServer::turn(turn.url(), TURN_USER, password))
+        .with_ice_transport_policy(IceTransportPolicy::Relay)
+        .with_ice_timeouts(ice_timeouts_for_tests())
 }
 
 /// Relay-only calls through coturn: media and data flow, both ends use a

@@ -6,10 +6,10 @@ use std::ptr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use rtcgate_core::call::IceTransportPolicy;
 use rtcgate_core::signalling::{JoinRequest, WsSignaller};
 use rtcgate_core::{
     Call, CallEvent, CallEvents, CallOptions, DataChannel, DataChannelOptions, IceServer,
+    IceTransportPolicy,
 };
 use tokio::task::JoinHandle;
 
@@ -388,11 +388,13 @@ pub unsafe fn read_config(config: &rtcgate_call_config) -> FfiResult<JoinConfig>
     // SAFETY (whole block): the strings and array of a valid config are valid.
     unsafe {
         let url = strings::non_empty(config.url, "url")?;
-        let request = JoinRequest {
-            room: strings::non_empty(config.room, "room")?.to_owned(),
-            display_name: strings::non_empty(config.display_name, "display_name")?.to_owned(),
-            token: strings::optional(config.token, "token")?.map(str::to_owned),
-        };
+        let mut request = JoinRequest::new(
+            strings::non_empty(config.room, "room")?,
+            strings::non_empty(config.display_name, "display_name")?,
+        );
+        if let Some(token) = strings::optional(config.token, "token")? {
+            request = request.with_token(token);
+        }
         let mut options = CallOptions::default();
         if config.ice_servers_count > 0 {
             if config.ice_servers.is_null() {
@@ -403,15 +405,12 @@ pub unsafe fn read_config(config: &rtcgate_call_config) -> FfiResult<JoinConfig>
             }
             let servers = std::slice::from_raw_parts(config.ice_servers, config.ice_servers_count);
             for server in servers {
-                options.ice_servers.push(IceServer {
-                    urls: vec![strings::non_empty(server.url, "ice server url")?.to_owned()],
-                    username: strings::optional(server.username, "ice server username")?
-                        .unwrap_or_default()
-                        .to_owned(),
-                    credential: strings::optional(server.credential, "ice server credential")?
-                        .unwrap_or_default()
-                        .to_owned(),
-                });
+                options.ice_servers.push(IceServer::turn(
+                    strings::non_empty(server.url, "ice server url")?,
+                    strings::optional(server.username, "ice server username")?.unwrap_or_default(),
+                    strings::optional(server.credential, "ice server credential")?
+                        .unwrap_or_default(),
+                ));
             }
         }
         if config.relay_only {

@@ -48,10 +48,26 @@ pub type rtcgate_message_cb = Option<
 
 type MessageFn = unsafe extern "C" fn(rtcgate_data_channel, *const u8, usize, bool, *mut c_void);
 
+/// Called once each time the channel's buffered amount falls from above its
+/// low threshold to at or below it (W3C `bufferedamountlow`), with the
+/// buffered amount just after; on a library thread.
+#[allow(non_camel_case_types)]
+pub type rtcgate_buffered_amount_low_cb = Option<
+    unsafe extern "C" fn(
+        channel: rtcgate_data_channel,
+        buffered_amount: u64,
+        user_data: *mut c_void,
+    ),
+>;
+
+type LowFn = unsafe extern "C" fn(rtcgate_data_channel, u64, *mut c_void);
+
 pub struct DataChannelObj {
     channel: DataChannel,
     gate: Arc<Gate<MessageFn>>,
     pump: Mutex<Option<JoinHandle<()>>>,
+    low_gate: Arc<Gate<LowFn>>,
+    low_pump: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Object for DataChannelObj {
@@ -64,6 +80,8 @@ impl DataChannelObj {
             channel,
             gate: Arc::new(Gate::new(None)),
             pump: Mutex::new(None),
+            low_gate: Arc::new(Gate::new(None)),
+            low_pump: Mutex::new(None),
         }
     }
 
@@ -74,13 +92,11 @@ impl DataChannelObj {
 
     pub fn destroy(&self) {
         self.gate.close();
-        if let Some(pump) = self
-            .pump
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            pump.abort();
+        self.low_gate.close();
+        for pump in [&self.pump, &self.low_pump] {
+            if let Some(pump) = pump.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                pump.abort();
+            }
         }
         let channel = self.channel.clone();
         // Closing needs the runtime; do it in the background.
@@ -109,12 +125,13 @@ pub unsafe fn read_options(
     } else {
         None
     };
-    Ok(DataChannelOptions {
-        ordered: !options.unordered,
-        max_retransmits,
-        max_packet_life_time: None,
-        protocol: protocol.unwrap_or_default().to_owned(),
-    })
+    let mut core = DataChannelOptions::reliable()
+        .with_ordered(!options.unordered)
+        .with_protocol(protocol.unwrap_or_default());
+    if let Some(retransmits) = max_retransmits {
+        core = core.with_max_retransmits(retransmits);
+    }
+    Ok(core)
 }
 
 /// Most messages handed to the application in one callback-thread visit.
@@ -188,8 +205,9 @@ pub extern "C" fn rtcgate_data_channel_set_message_callback(
     })
 }
 
-/// Sends a binary message (`size` bytes at `data`, copied; `size` may be 0
-/// only with a non-NULL `data`).
+/// Sends a binary message (`size` bytes at `data`, copied once; `size` may
+/// be 0 only with a non-NULL `data`). Returns once queued; see
+/// `rtcgate_data_channel_buffered_amount` for back-pressure.
 #[unsafe(no_mangle)]
 pub extern "C" fn rtcgate_data_channel_send(
     channel: rtcgate_data_channel,
@@ -206,7 +224,7 @@ pub extern "C" fn rtcgate_data_channel_send(
         let object = handles::get::<DataChannelObj>(channel)?;
         // SAFETY: `data` has `size` readable bytes per the API contract.
         let bytes = unsafe { std::slice::from_raw_parts(data, size) };
-        runtime::block_on(object.channel.send(bytes))??;
+        runtime::block_on(object.channel.send(bytes.to_vec()))??;
         Ok(0)
     })
 }
@@ -227,21 +245,91 @@ pub extern "C" fn rtcgate_data_channel_send_text(
 }
 
 /// Bytes sent but not yet taken by the network (≥ 0, the back-pressure
-/// signal: wait while it is high), or a negative error code.
+/// signal: wait while it is high, as W3C `bufferedAmount`), or a negative
+/// error code. Cheap: an atomic read, no lock, never blocks.
 #[unsafe(no_mangle)]
 pub extern "C" fn rtcgate_data_channel_buffered_amount(channel: rtcgate_data_channel) -> i64 {
     guard::int64(|| {
         let object = handles::get::<DataChannelObj>(channel)?;
-        let amount = runtime::block_on(object.channel.buffered_amount())??;
-        Ok(i64::try_from(amount).unwrap_or(i64::MAX))
+        Ok(i64::try_from(object.channel.buffered_amount()).unwrap_or(i64::MAX))
     })
+}
+
+/// Sets the level at or below which the buffered-amount-low callback fires
+/// (W3C `bufferedAmountLowThreshold`; 0 until set; capped at 2^32 − 1).
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_set_buffered_amount_low_threshold(
+    channel: rtcgate_data_channel,
+    bytes: u64,
+) -> c_int {
+    guard::int(|| {
+        let object = handles::get::<DataChannelObj>(channel)?;
+        let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        runtime::block_on(object.channel.set_buffered_amount_low_threshold(bytes))??;
+        Ok(0)
+    })
+}
+
+/// Delivers the channel's buffered-amount-low events to `callback` (NULL
+/// stops), once per crossing of the low threshold downward: the place to
+/// resume a paused sender. Callbacks run on a library thread, one at a time.
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_data_channel_set_buffered_amount_low_callback(
+    channel: rtcgate_data_channel,
+    callback: rtcgate_buffered_amount_low_cb,
+    user_data: *mut c_void,
+) -> c_int {
+    guard::int(|| {
+        let object = handles::get::<DataChannelObj>(channel)?;
+        object
+            .low_gate
+            .set(callback.map(|f| (f, UserData(user_data))));
+        let mut pump = object
+            .low_pump
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match (callback.is_some(), pump.is_some()) {
+            (true, false) => {
+                let events = object.channel.buffered_amount_low_events();
+                let gate = Arc::clone(&object.low_gate);
+                *pump = Some(runtime::spawn(low_pump(events, gate, channel))?);
+            }
+            (false, true) => {
+                if let Some(task) = pump.take() {
+                    task.abort();
+                }
+            }
+            _ => {}
+        }
+        Ok(0)
+    })
+}
+
+/// Hands each buffered-amount-low event to the application's callback.
+async fn low_pump(
+    mut events: rtcgate_core::BufferedAmountLowEvents,
+    gate: Arc<Gate<LowFn>>,
+    handle: rtcgate_data_channel,
+) {
+    while let Some(amount) = events.next().await {
+        let gate = Arc::clone(&gate);
+        runtime::deliver(move || {
+            gate.invoke(|f, user_data| {
+                // SAFETY: the application's callback, called as documented.
+                unsafe { f(handle, amount as u64, user_data) }
+            });
+        })
+        .await;
+    }
 }
 
 /// Blocks until the channel's buffered amount is at or below `threshold`
 /// bytes (0 when it is), for senders that keep the buffer bounded without
-/// polling. Fails with `RTCGATE_ERR_TIMEOUT` after `timeout_ms` (< 0: no
-/// limit) and `RTCGATE_ERR_CLOSED` if the channel closes. Not from inside
-/// this channel's message callback: unread messages would hold up the
+/// a callback. Sets the channel's low threshold to `threshold` and waits for
+/// the buffered-amount-low event (no polling). Fails with
+/// `RTCGATE_ERR_TIMEOUT` after `timeout_ms` (< 0: no limit) and
+/// `RTCGATE_ERR_CLOSED` if the channel closes. Not from inside this
+/// channel's message callback: unread messages would hold up the
 /// connection, and with it the acknowledgements this waits for.
 #[unsafe(no_mangle)]
 pub extern "C" fn rtcgate_data_channel_wait_buffered_below(
@@ -254,8 +342,9 @@ pub extern "C" fn rtcgate_data_channel_wait_buffered_below(
         let dc = object.channel.clone();
         drop(object);
         let wait = async move {
-            dc.set_buffered_amount_low_threshold(threshold).await?;
-            dc.wait_buffered_below(threshold as usize).await
+            dc.set_buffered_amount_low_threshold(threshold as usize)
+                .await?;
+            dc.wait_buffered_amount_low().await
         };
         match u64::try_from(timeout_ms) {
             Ok(ms) => runtime::block_on_timeout(Duration::from_millis(ms), wait)??,

@@ -51,6 +51,9 @@ pub enum rtcgate_error {
     RTCGATE_ERR_LIMIT = -17,
     /// An internal error (a bug in rtcgate); the library stays usable.
     RTCGATE_ERR_INTERNAL = -18,
+    /// A session description or candidate could not be applied (malformed
+    /// SDP, wrong signalling state, nothing negotiable).
+    RTCGATE_ERR_NEGOTIATION = -19,
 }
 
 use rtcgate_error::*;
@@ -78,10 +81,11 @@ impl rtcgate_error {
             RTCGATE_ERR_IN_CALLBACK => "RTCGATE_ERR_IN_CALLBACK",
             RTCGATE_ERR_LIMIT => "RTCGATE_ERR_LIMIT",
             RTCGATE_ERR_INTERNAL => "RTCGATE_ERR_INTERNAL",
+            RTCGATE_ERR_NEGOTIATION => "RTCGATE_ERR_NEGOTIATION",
         }
     }
 
-    const ALL: [rtcgate_error; 19] = [
+    const ALL: [rtcgate_error; 20] = [
         RTCGATE_OK,
         RTCGATE_ERR_INVALID,
         RTCGATE_ERR_NULL,
@@ -101,6 +105,7 @@ impl rtcgate_error {
         RTCGATE_ERR_IN_CALLBACK,
         RTCGATE_ERR_LIMIT,
         RTCGATE_ERR_INTERNAL,
+        RTCGATE_ERR_NEGOTIATION,
     ];
 
     /// The code for an integer, if it is one.
@@ -130,16 +135,17 @@ pub type FfiResult<T> = Result<T, Failure>;
 
 impl From<rtcgate_core::Error> for Failure {
     fn from(error: rtcgate_core::Error) -> Failure {
-        use rtcgate_core::Error as E;
-        let code = match &error {
-            E::SignallingRejected { .. } => RTCGATE_ERR_REJECTED,
-            E::Signalling(_) => RTCGATE_ERR_SIGNALLING,
-            E::WebRtc(_) => RTCGATE_ERR_WEBRTC,
-            E::InvalidArgument(_) => RTCGATE_ERR_INVALID,
-            E::UnsupportedCodec(_) => RTCGATE_ERR_UNSUPPORTED,
-            E::Closed(_) => RTCGATE_ERR_CLOSED,
-            E::Timeout(_) => RTCGATE_ERR_TIMEOUT,
-            E::Io(_) => RTCGATE_ERR_IO,
+        use rtcgate_core::ErrorKind as K;
+        let code = match error.kind() {
+            K::SignallingRejected => RTCGATE_ERR_REJECTED,
+            K::Signalling => RTCGATE_ERR_SIGNALLING,
+            K::WebRtc => RTCGATE_ERR_WEBRTC,
+            K::InvalidArgument => RTCGATE_ERR_INVALID,
+            K::UnsupportedCodec => RTCGATE_ERR_UNSUPPORTED,
+            K::Closed => RTCGATE_ERR_CLOSED,
+            K::Timeout => RTCGATE_ERR_TIMEOUT,
+            K::Io => RTCGATE_ERR_IO,
+            K::Negotiation => RTCGATE_ERR_NEGOTIATION,
             _ => RTCGATE_ERR_INTERNAL,
         };
         Failure::new(code, error.to_string())

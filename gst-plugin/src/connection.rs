@@ -234,15 +234,14 @@ impl ConnectionSettings {
             uri: self.uri.clone(),
             server,
             meta,
-            request: JoinRequest {
-                room,
-                display_name: self.display_name.clone(),
-                token: self.token.clone(),
+            request: {
+                let request = JoinRequest::new(room, self.display_name.clone());
+                match &self.token {
+                    Some(token) => request.with_token(token.clone()),
+                    None => request,
+                }
             },
-            options: CallOptions {
-                ice_servers,
-                ..Default::default()
-            },
+            options: CallOptions::default().with_ice_servers(ice_servers),
         })
     }
 }

@@ -624,6 +624,220 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * Hears a data channel's buffered-amount-low events (W3C
+ * `bufferedamountlow`) on a library thread (`rtcgate-data-low`).
+ */
+public protocol BufferedAmountLowListener: AnyObject, Sendable {
+    
+    /**
+     * The buffered amount fell from above the channel's low threshold to at
+     * or below it; `buffered_amount` is its value just after. Once per crossing.
+     */
+    func onBufferedAmountLow(bufferedAmount: UInt64) 
+    
+}
+/**
+ * Hears a data channel's buffered-amount-low events (W3C
+ * `bufferedamountlow`) on a library thread (`rtcgate-data-low`).
+ */
+open class BufferedAmountLowListenerImpl: BufferedAmountLowListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_rtcgate_fn_clone_bufferedamountlowlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_rtcgate_fn_free_bufferedamountlowlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The buffered amount fell from above the channel's low threshold to at
+     * or below it; `buffered_amount` is its value just after. Once per crossing.
+     */
+open func onBufferedAmountLow(bufferedAmount: UInt64)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_rtcgate_fn_method_bufferedamountlowlistener_on_buffered_amount_low(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(bufferedAmount),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceBufferedAmountLowListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceBufferedAmountLowListener = UniffiVTableCallbackInterfaceBufferedAmountLowListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeBufferedAmountLowListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface BufferedAmountLowListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeBufferedAmountLowListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface BufferedAmountLowListener: handle missing in uniffiClone")
+            }
+        },
+        onBufferedAmountLow: { (
+            uniffiHandle: UInt64,
+            bufferedAmount: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeBufferedAmountLowListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onBufferedAmountLow(
+                     bufferedAmount: try FfiConverterUInt64.lift(bufferedAmount)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceBufferedAmountLowListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceBufferedAmountLowListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitBufferedAmountLowListener() {
+    uniffi_rtcgate_fn_init_callback_vtable_bufferedamountlowlistener(UniffiCallbackInterfaceBufferedAmountLowListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBufferedAmountLowListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<BufferedAmountLowListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = BufferedAmountLowListener
+
+    public static func lift(_ handle: UInt64) throws -> BufferedAmountLowListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return BufferedAmountLowListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: BufferedAmountLowListener) -> UInt64 {
+         if let rustImpl = value as? BufferedAmountLowListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BufferedAmountLowListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: BufferedAmountLowListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBufferedAmountLowListener_lift(_ handle: UInt64) throws -> BufferedAmountLowListener {
+    return try FfiConverterTypeBufferedAmountLowListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBufferedAmountLowListener_lower(_ value: BufferedAmountLowListener) -> UInt64 {
+    return FfiConverterTypeBufferedAmountLowListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * Membership of one room: a peer connection with every other member.
  *
  * Join with [`Call::join`]; `leave()` (or `close()`) ends it. A call that
@@ -1176,9 +1390,16 @@ public func FfiConverterTypeCallListener_lower(_ value: CallListener) -> UInt64 
 public protocol DataChannelProtocol: AnyObject, Sendable {
     
     /**
-     * Bytes sent that the network has not taken yet (back-pressure).
+     * Bytes sent that the network has not taken yet (back-pressure, W3C
+     * `bufferedAmount`). Cheap: an atomic read.
      */
-    func bufferedAmount() async throws  -> UInt64
+    func bufferedAmount()  -> UInt64
+    
+    /**
+     * The level at or below which the buffered-amount-low event fires
+     * (W3C `bufferedAmountLowThreshold`, 0 until set).
+     */
+    func bufferedAmountLowThreshold()  -> UInt64
     
     /**
      * Closes the channel (both ends see it close). Closing again does
@@ -1208,7 +1429,7 @@ public protocol DataChannelProtocol: AnyObject, Sendable {
     func nextMessage() async throws  -> DataMessage?
     
     /**
-     * Sends a binary message.
+     * Sends a binary message (its bytes are not copied again).
      */
     func send(data: Data) async throws 
     
@@ -1218,13 +1439,25 @@ public protocol DataChannelProtocol: AnyObject, Sendable {
     func sendText(text: String) async throws 
     
     /**
+     * Delivers every buffered-amount-low event from now on to `listener`,
+     * replacing a previous one; `None` stops delivery.
+     */
+    func setBufferedAmountLowListener(listener: BufferedAmountLowListener?) throws 
+    
+    /**
+     * Sets the level at or below which the buffered-amount-low event fires.
+     */
+    func setBufferedAmountLowThreshold(bytes: UInt64) async throws 
+    
+    /**
      * Delivers every message from now on to `listener`, replacing a
      * previous one; `None` stops delivery.
      */
     func setListener(listener: DataChannelListener?) throws 
     
     /**
-     * Waits until at most `threshold` bytes are buffered.
+     * Waits until at most `threshold` bytes are buffered: sets the low
+     * threshold to `threshold` and waits for the event (no polling).
      */
     func waitBufferedBelow(threshold: UInt64) async throws 
     
@@ -1291,22 +1524,29 @@ open class DataChannel: DataChannelProtocol, @unchecked Sendable {
 
     
     /**
-     * Bytes sent that the network has not taken yet (back-pressure).
+     * Bytes sent that the network has not taken yet (back-pressure, W3C
+     * `bufferedAmount`). Cheap: an atomic read.
      */
-open func bufferedAmount()async throws  -> UInt64  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_rtcgate_fn_method_datachannel_buffered_amount(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_rtcgate_rust_future_poll_u64,
-            completeFunc: ffi_rtcgate_rust_future_complete_u64,
-            freeFunc: ffi_rtcgate_rust_future_free_u64,
-            liftFunc: FfiConverterUInt64.lift,
-            errorHandler: FfiConverterTypeRtcgateError_lift
-        )
+open func bufferedAmount() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_rtcgate_fn_method_datachannel_buffered_amount(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The level at or below which the buffered-amount-low event fires
+     * (W3C `bufferedAmountLowThreshold`, 0 until set).
+     */
+open func bufferedAmountLowThreshold() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_rtcgate_fn_method_datachannel_buffered_amount_low_threshold(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1386,7 +1626,7 @@ open func nextMessage()async throws  -> DataMessage?  {
 }
     
     /**
-     * Sends a binary message.
+     * Sends a binary message (its bytes are not copied again).
      */
 open func send(data: Data)async throws   {
     return
@@ -1424,6 +1664,38 @@ open func sendText(text: String)async throws   {
 }
     
     /**
+     * Delivers every buffered-amount-low event from now on to `listener`,
+     * replacing a previous one; `None` stops delivery.
+     */
+open func setBufferedAmountLowListener(listener: BufferedAmountLowListener?)throws   {try rustCallWithError(FfiConverterTypeRtcgateError_lift) {
+        uniffiCallStatus in
+    uniffi_rtcgate_fn_method_datachannel_set_buffered_amount_low_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeBufferedAmountLowListener.lower(listener),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Sets the level at or below which the buffered-amount-low event fires.
+     */
+open func setBufferedAmountLowThreshold(bytes: UInt64)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_rtcgate_fn_method_datachannel_set_buffered_amount_low_threshold(
+                        self.uniffiCloneHandle(),FfiConverterUInt64.lower(bytes)
+                )
+            },
+            pollFunc: ffi_rtcgate_rust_future_poll_void,
+            completeFunc: ffi_rtcgate_rust_future_complete_void,
+            freeFunc: ffi_rtcgate_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeRtcgateError_lift
+        )
+}
+    
+    /**
      * Delivers every message from now on to `listener`, replacing a
      * previous one; `None` stops delivery.
      */
@@ -1437,7 +1709,8 @@ open func setListener(listener: DataChannelListener?)throws   {try rustCallWithE
 }
     
     /**
-     * Waits until at most `threshold` bytes are buffered.
+     * Waits until at most `threshold` bytes are buffered: sets the low
+     * threshold to `threshold` and waits for the event (no polling).
      */
 open func waitBufferedBelow(threshold: UInt64)async throws   {
     return
@@ -3255,7 +3528,7 @@ public struct CallConfig: Equatable, Hashable {
     /**
      * The room's token: a room the server has no token for takes the token
      * of the join that creates it; a join with another token (or none) is
-     * refused with `SignallingRejected` (code `WrongToken`).
+     * refused with `SignallingRejected` (code `wrong-token`).
      */
     public var token: String?
 
@@ -3280,7 +3553,7 @@ public struct CallConfig: Equatable, Hashable {
         /**
          * The room's token: a room the server has no token for takes the token
          * of the join that creates it; a join with another token (or none) is
-         * refused with `SignallingRejected` (code `WrongToken`).
+         * refused with `SignallingRejected` (code `wrong-token`).
          */token: String? = nil) {
         self.iceServers = iceServers
         self.relayOnly = relayOnly
@@ -4985,7 +5258,7 @@ enum RtcgateError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case SignallingRejected(
         /**
-         * The protocol's error code.
+         * The protocol's error code, as on the wire (`wrong-token`, `room-full`, …).
          */code: String, 
         /**
          * The server's explanation.
@@ -5043,6 +5316,15 @@ enum RtcgateError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      * An I/O error (binding a port, creating a folder, ...).
      */
     case Io(
+        /**
+         * What happened.
+         */detail: String
+    )
+    /**
+     * A session description or candidate could not be applied (malformed
+     * SDP, wrong signalling state, nothing negotiable).
+     */
+    case Negotiation(
         /**
          * What happened.
          */detail: String
@@ -5109,7 +5391,10 @@ public struct FfiConverterTypeRtcgateError: FfiConverterRustBuffer {
         case 8: return .Io(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 9: return .Internal(
+        case 9: return .Negotiation(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 10: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -5165,8 +5450,13 @@ public struct FfiConverterTypeRtcgateError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Internal(detail):
+        case let .Negotiation(detail):
             writeInt(&buf, Int32(9))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -5255,6 +5545,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeBufferedAmountLowListener: FfiConverterRustBuffer {
+    typealias SwiftType = BufferedAmountLowListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeBufferedAmountLowListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeBufferedAmountLowListener.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5657,7 +5971,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_rtcgate_checksum_method_calllistener_on_event() != 21427) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_rtcgate_checksum_method_datachannel_buffered_amount() != 33355) {
+    if (uniffi_rtcgate_checksum_method_bufferedamountlowlistener_on_buffered_amount_low() != 17459) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_rtcgate_checksum_method_datachannel_buffered_amount() != 8235) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_rtcgate_checksum_method_datachannel_buffered_amount_low_threshold() != 28386) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_method_datachannel_close_channel() != 62004) {
@@ -5675,16 +5995,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_rtcgate_checksum_method_datachannel_next_message() != 13706) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_rtcgate_checksum_method_datachannel_send() != 23089) {
+    if (uniffi_rtcgate_checksum_method_datachannel_send() != 52492) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_method_datachannel_send_text() != 33411) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_rtcgate_checksum_method_datachannel_set_buffered_amount_low_listener() != 3203) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_rtcgate_checksum_method_datachannel_set_buffered_amount_low_threshold() != 14746) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_rtcgate_checksum_method_datachannel_set_listener() != 63845) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_rtcgate_checksum_method_datachannel_wait_buffered_below() != 20253) {
+    if (uniffi_rtcgate_checksum_method_datachannel_wait_buffered_below() != 39630) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_method_datachannellistener_on_message() != 6215) {
@@ -5790,6 +6116,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitBufferedAmountLowListener()
     uniffiCallbackInitCallListener()
     uniffiCallbackInitDataChannelListener()
     uniffiCallbackInitFrameListener()

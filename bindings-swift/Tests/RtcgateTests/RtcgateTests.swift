@@ -52,6 +52,11 @@ final class MessageInbox: DataChannelListener, @unchecked Sendable {
     func onClosed() {}
 }
 
+final class LowInbox: BufferedAmountLowListener, @unchecked Sendable {
+    let amounts = Inbox<UInt64>()
+    func onBufferedAmountLow(bufferedAmount: UInt64) { amounts.put(bufferedAmount) }
+}
+
 final class RecorderInbox: RecorderListener, @unchecked Sendable {
     let events = Inbox<RecorderEvent>()
     func onEvent(event: RecorderEvent) { events.put(event) }
@@ -115,7 +120,7 @@ final class RtcgateTests: XCTestCase {
                                         config: config, listener: nil)
                 XCTFail("joined without the room's token")
             } catch RtcgateError.SignallingRejected(let code, _) {
-                XCTAssertEqual(code, "WrongToken")
+                XCTAssertEqual(code, "wrong-token")
             }
         }
         let bob = try await Call.join(url: server.url(), room: "locked", displayName: "bob",
@@ -163,6 +168,31 @@ final class RtcgateTests: XCTestCase {
             return nil
         }
         XCTAssertEqual(binary, Data([1, 2, 3, 255]))
+
+        // Buffered-amount-low (mirrors the Kotlin test): bob pauses, alice's
+        // queue builds up, bob resumes, the queue drains through the threshold.
+        let threshold: UInt64 = 64 * 1024
+        try await channel.setBufferedAmountLowThreshold(bytes: threshold)
+        XCTAssertEqual(channel.bufferedAmountLowThreshold(), threshold)
+        try atBob.setListener(listener: nil)
+        let chunk = Data(count: 16 * 1024)
+        var sent = 0
+        while channel.bufferedAmount() <= 4 * threshold {
+            try await channel.send(data: chunk)
+            sent += 1
+        }
+        let lows = LowInbox()
+        try channel.setBufferedAmountLowListener(listener: lows)
+        try atBob.setListener(listener: messages)
+        let amount: UInt64 = try await lows.amounts.next("buffered amount low", seconds: 60) { $0 }
+        XCTAssertLessThanOrEqual(amount, threshold)
+        for i in 0..<sent {
+            let _: Data = try await messages.messages.next("chunk \(i)") { message in
+                if case let .binary(data) = message, data.count == chunk.count { return data }
+                return nil
+            }
+        }
+        try channel.setBufferedAmountLowListener(listener: nil)
 
         let sender = Task {
             for i in 0..<300 {

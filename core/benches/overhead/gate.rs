@@ -96,16 +96,19 @@ pub struct GateSender(pub DataChannel);
 
 #[async_trait::async_trait]
 impl ChannelSender for GateSender {
-    async fn send(&self, data: &[u8]) -> BenchResult<()> {
+    async fn send(&self, data: Bytes) -> BenchResult<()> {
         Ok(self.0.send(data).await?)
     }
 
     async fn buffered_amount(&self) -> BenchResult<usize> {
-        Ok(self.0.buffered_amount().await?)
+        Ok(self.0.buffered_amount())
     }
 
     async fn set_low_threshold(&self, bytes: u32) -> BenchResult<()> {
-        Ok(self.0.set_buffered_amount_low_threshold(bytes).await?)
+        Ok(self
+            .0
+            .set_buffered_amount_low_threshold(bytes as usize)
+            .await?)
     }
 
     async fn wait_buffered_below(&self, bytes: usize) -> BenchResult<()> {

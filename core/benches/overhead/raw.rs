@@ -196,7 +196,7 @@ pub struct RawSender(pub Arc<dyn DataChannel>);
 
 #[async_trait::async_trait]
 impl ChannelSender for RawSender {
-    async fn send(&self, data: &[u8]) -> BenchResult<()> {
+    async fn send(&self, data: Bytes) -> BenchResult<()> {
         Ok(self.0.send(BytesMut::from(data)).await?)
     }
 

@@ -19,8 +19,8 @@ use crate::sys;
 /// The sending end of a channel under test.
 #[async_trait::async_trait]
 pub trait ChannelSender: Send + Sync + 'static {
-    /// Queues one binary message.
-    async fn send(&self, data: &[u8]) -> BenchResult<()>;
+    /// Queues one binary message (owned: neither stack copies it again).
+    async fn send(&self, data: Bytes) -> BenchResult<()>;
     /// Bytes queued but not yet acknowledged or abandoned.
     async fn buffered_amount(&self) -> BenchResult<usize>;
     /// Sets the level at which the channel reports "buffered amount low".
@@ -149,10 +149,10 @@ async fn send_all(
     sender: &dyn ChannelSender,
     deadline: Instant,
 ) -> BenchResult<()> {
-    let mut message = vec![0u8; plan.message_size];
     for seq in 0..plan.messages() as u32 {
+        let mut message = vec![0u8; plan.message_size];
         fill(&mut message, seq);
-        sender.send(&message).await?;
+        sender.send(Bytes::from(message)).await?;
         if sender.buffered_amount().await? > plan.high_water {
             until(deadline, sender.wait_buffered_below(plan.low_water)).await??;
         }

@@ -109,7 +109,7 @@ impl Signaller for RecorderOnly {
                     SignalEvent::MemberJoined(_) => false,
                     SignalEvent::MemberLeft(id) => allowed.lock().unwrap().remove(id),
                     SignalEvent::Peer { from, .. } => allowed.lock().unwrap().contains(from),
-                    SignalEvent::Error(_) | SignalEvent::Closed(_) => true,
+                    _ => true,
                 };
                 if pass && tx.send(event).await.is_err() {
                     break;
@@ -197,11 +197,7 @@ impl Sender {
         source: Arc<VideoSource>,
     ) -> BenchResult<Sender> {
         let signaller = Arc::new(RecorderOnly::new(url, recorder));
-        let request = JoinRequest {
-            room: room.to_owned(),
-            display_name: name.to_owned(),
-            token: None,
-        };
+        let request = JoinRequest::new(room, name);
         let (call, mut events) = Call::join(signaller, request, CallOptions::default()).await?;
         let video = LocalTrack::new(source.codec(), "cam", name)?;
         let audio = LocalTrack::new(Codec::Opus, "mic", name)?;

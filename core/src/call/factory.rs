@@ -17,7 +17,7 @@ use super::options::{CallOptions, IceTransportPolicy};
 use super::rtcp_forwarder::RtcpForwarder;
 use super::rtx_unwrapper::RtxUnwrapper;
 use super::socket_runtime::SocketBufferRuntime;
-use crate::error::Result;
+use crate::error::{Result, WebRtcResultExt};
 use rtc::interceptor::Slot;
 
 /// Pacing of ICE connectivity checks while connecting (RFC 8445's Ta is 50 ms).
@@ -38,21 +38,24 @@ pub(crate) async fn build_peer_connection(
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Arc<dyn PeerConnection>> {
     let mut media_engine = MediaEngine::default();
-    super::codec_preferences::register_codecs(&mut media_engine)?;
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine)?
+    super::codec_preferences::register_codecs(&mut media_engine).webrtc()?;
+    let registry = register_default_interceptors(Registry::new(), &mut media_engine)
+        .webrtc()?
         // Before the NACK generator: retransmissions count as arrived (see RtxUnwrapper).
         .with(Slot::from(6_500), RtxUnwrapper::default())
         // Last in the chain: hands PLI/FIR and sender reports to rtcgate.
         .with(Slot::from(14_000), RtcpForwarder::default());
     // The defaults announce the MID header extension for video only; peers that
     // send no SSRCs in their SDP (GStreamer webrtcbin) need it to route audio too.
-    media_engine.register_header_extension(
-        RTCRtpHeaderExtensionCapability {
-            uri: SDES_MID_URI.to_owned(),
-        },
-        RtpCodecKind::Audio,
-        None,
-    )?;
+    media_engine
+        .register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: SDES_MID_URI.to_owned(),
+            },
+            RtpCodecKind::Audio,
+            None,
+        )
+        .webrtc()?;
     let timeouts = options.ice_timeouts;
     if !timeouts.disconnected.is_zero()
         && (timeouts.keepalive_interval.is_zero()
@@ -65,7 +68,6 @@ pub(crate) async fn build_peer_connection(
     }
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
-        .with_include_loopback_candidate(options.include_loopback)
         .with_ice_timeouts(
             Some(timeouts.disconnected),
             Some(timeouts.failed),
@@ -109,9 +111,12 @@ pub(crate) async fn build_peer_connection(
         .with_interceptor_registry(registry)
         .with_runtime(SocketBufferRuntime::new(options.socket_buffer_size))
         .with_handler(handler)
-        .with_udp_addrs(options.udp_addrs.clone())
+        // The stack's own loopback setting is read by nothing in the async layer
+        // (its wildcard expansion skips loopback); an address named here is bound.
+        .with_udp_addrs(options.bind_addrs())
         .build()
-        .await?;
+        .await
+        .webrtc()?;
     Ok(Arc::new(pc))
 }
 

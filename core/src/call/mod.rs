@@ -176,7 +176,7 @@ impl Call {
         {
             let mut tracks = lock(&self.inner.tracks);
             if tracks.iter().any(|t| t.same_as(track)) {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::invalid_argument(format!(
                     "track {} already added",
                     track.id()
                 )));
@@ -208,7 +208,7 @@ impl Call {
             before != tracks.len()
         };
         if !removed {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "track {} is not in the call",
                 track.id()
             )));
@@ -221,7 +221,7 @@ impl Call {
 
     /// Opens a data channel with `member`. Returns once the connection's
     /// data transport (SCTP) is up — at most 30 s after the member joined,
-    /// else [`Error::Timeout`]; [`CallEvent::DataChannelOpened`] reports the
+    /// else an [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error; [`CallEvent::DataChannelOpened`] reports the
     /// channel once it is open on both ends.
     pub async fn create_data_channel(
         &self,
@@ -237,7 +237,7 @@ impl Call {
             .await
             .get(member)
             .cloned()
-            .ok_or_else(|| Error::InvalidArgument(format!("no member {member} in the call")))?;
+            .ok_or_else(|| Error::invalid_argument(format!("no member {member} in the call")))?;
         link.create_data_channel(label, &options).await
     }
 
@@ -281,7 +281,7 @@ impl Call {
 
     fn ensure_joined(&self) -> Result<()> {
         if self.inner.left.load(Ordering::SeqCst) {
-            return Err(Error::Closed("the call was left".into()));
+            return Err(Error::closed("the call was left"));
         }
         Ok(())
     }

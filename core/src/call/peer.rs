@@ -24,7 +24,7 @@ use super::factory::build_peer_connection;
 use super::negotiation::{Negotiator, OfferDecision, is_polite};
 use super::options::CallOptions;
 use crate::data_channel::{ChannelNotice, DataChannel, DataChannelOptions};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, WebRtcResultExt};
 use crate::media::local_track::lock;
 use crate::media::remote_track::TrackNotice;
 use crate::media::{LocalTrack, RemoteTrack};
@@ -144,7 +144,8 @@ impl PeerLink {
                     ..Default::default()
                 }),
             )
-            .await?;
+            .await
+            .webrtc()?;
         let task = tokio::spawn(run(shared.clone(), pc.clone(), command_rx));
         let link = Arc::new(PeerLink {
             shared,
@@ -239,7 +240,7 @@ impl PeerLink {
             Ok(sender) => sender,
             Err(error) => {
                 lock(&self.shared.attached).retain(|t| !t.same_as(track));
-                return Err(error.into());
+                return Err(Error::webrtc(error));
             }
         };
         // Every codec of the kind on the m-line, the track's first (rtc 0.21 would
@@ -258,7 +259,7 @@ impl PeerLink {
     pub(crate) async fn detach_track(&self, track: &LocalTrack) -> Result<()> {
         lock(&self.shared.attached).retain(|t| !t.same_as(track));
         if let Some(sender) = track.unbind(&self.shared.member.id) {
-            self.pc.remove_track(&sender).await?;
+            self.pc.remove_track(&sender).await.webrtc()?;
             self.shared.local_change();
         }
         Ok(())
@@ -274,7 +275,8 @@ impl PeerLink {
         let channel = self
             .pc
             .create_data_channel(label, Some(options.to_init()))
-            .await?;
+            .await
+            .webrtc()?;
         // No renegotiation: the SCTP association exists from the first offer.
         let dc = start_channel(&self.shared, channel).await;
         Ok(dc)
@@ -286,19 +288,17 @@ impl PeerLink {
     async fn wait_for_sctp(&self) -> Result<()> {
         let wait = async {
             loop {
-                match self._sctp_anchor.ready_state().await? {
+                match self._sctp_anchor.ready_state().await.webrtc()? {
                     RTCDataChannelState::Open => return Ok(()),
                     RTCDataChannelState::Closing | RTCDataChannelState::Closed => {
-                        return Err(Error::Closed(
-                            "the connection with the member closed".into(),
-                        ));
+                        return Err(Error::closed("the connection with the member closed"));
                     }
                     _ => tokio::time::sleep(SCTP_POLL).await,
                 }
             }
         };
         tokio::time::timeout(SCTP_WAIT, wait).await.map_err(|_| {
-            Error::Timeout(format!(
+            Error::timeout(format!(
                 "no data transport with {} after {SCTP_WAIT:?}",
                 self.shared.member.id
             ))
@@ -399,7 +399,7 @@ impl Negotiation {
             }
             Command::RestartIce => {
                 tracing::info!(member = %self.shared.member.id, "restarting ICE");
-                self.pc.restart_ice().await?;
+                self.pc.restart_ice().await.webrtc()?;
                 self.negotiator.request_offer();
             }
             Command::Remote(PeerMessage::Offer(sdp)) => {
@@ -428,8 +428,8 @@ impl Negotiation {
     async fn make_offer(&mut self) -> Result<()> {
         self.offered_changes = self.shared.changes.load(Ordering::SeqCst);
         let result = async {
-            let offer = self.pc.create_offer(None).await?;
-            self.pc.set_local_description(offer).await?;
+            let offer = self.pc.create_offer(None).await.webrtc()?;
+            self.pc.set_local_description(offer).await.webrtc()?;
             let sdp = self.local_sdp().await?;
             self.send(PeerMessage::Offer(sdp)).await
         }
@@ -452,23 +452,24 @@ impl Negotiation {
         if rollback {
             tracing::debug!(member = %self.shared.member.id, "glare: rolling back our offer");
             self.pc
-                .set_local_description(RTCSessionDescription::rollback(None)?)
-                .await?;
+                .set_local_description(RTCSessionDescription::rollback(None).webrtc()?)
+                .await
+                .webrtc()?;
         }
         tracing::trace!(member = %self.shared.member.id, m_lines = ?sdp_m_lines(&sdp), "offer m-lines");
         let offer = RTCSessionDescription::offer(sdp)
-            .map_err(|e| Error::InvalidArgument(format!("invalid remote offer: {e}")))?;
-        self.pc.set_remote_description(offer).await?;
+            .map_err(|e| Error::negotiation(format!("invalid remote offer: {e}")))?;
+        self.pc.set_remote_description(offer).await.webrtc()?;
         tracing::debug!(member = %self.shared.member.id, "remote offer applied");
         self.remote_description_set = true;
         self.flush_candidates().await;
-        let answer = self.pc.create_answer(None).await?;
+        let answer = self.pc.create_answer(None).await.webrtc()?;
         if self.dtls_role.is_none() {
             self.dtls_role = declared_role(&answer.sdp);
         }
         // rtc refuses a local answer that differs from the one it created, so the
         // established DTLS role is put into the copy the remote gets only.
-        self.pc.set_local_description(answer).await?;
+        self.pc.set_local_description(answer).await.webrtc()?;
         let mut sdp = self.local_sdp().await?;
         if let Some(role) = self.dtls_role {
             sdp = force_role(&sdp, role);
@@ -493,8 +494,8 @@ impl Negotiation {
             self.dtls_role = role_from_remote_answer(&sdp);
         }
         let answer = RTCSessionDescription::answer(sdp)
-            .map_err(|e| Error::InvalidArgument(format!("invalid remote answer: {e}")))?;
-        self.pc.set_remote_description(answer).await?;
+            .map_err(|e| Error::negotiation(format!("invalid remote answer: {e}")))?;
+        self.pc.set_remote_description(answer).await.webrtc()?;
         self.remote_description_set = true;
         self.flush_candidates().await;
         self.after_description().await;
@@ -574,7 +575,7 @@ impl Negotiation {
             .local_description()
             .await
             .map(|d| d.sdp)
-            .ok_or_else(|| Error::Closed("no local description".into()))
+            .ok_or_else(|| Error::closed("no local description"))
     }
 
     async fn send(&self, message: PeerMessage) -> Result<()> {

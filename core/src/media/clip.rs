@@ -37,7 +37,7 @@ impl Clip {
             "ivf" => Clip::from_ivf(&data),
             "ogg" | "opus" => Clip::from_ogg_opus(&data),
             "h264" | "264" => Clip::from_h264(&data),
-            _ => Err(Error::InvalidArgument(format!(
+            _ => Err(Error::invalid_argument(format!(
                 "unknown clip format: {}",
                 path.display()
             ))),
@@ -46,7 +46,7 @@ impl Clip {
 
     /// Parses an IVF file (VP8, VP9 or AV1).
     pub fn from_ivf(data: &[u8]) -> Result<Clip> {
-        let bad = |what: &str| Error::InvalidArgument(format!("invalid IVF: {what}"));
+        let bad = |what: &str| Error::invalid_argument(format!("invalid IVF: {what}"));
         if data.len() < 32 || &data[0..4] != b"DKIF" {
             return Err(bad("missing DKIF header"));
         }
@@ -55,7 +55,7 @@ impl Clip {
             b"VP90" => Codec::Vp9,
             b"AV01" => Codec::Av1,
             other => {
-                return Err(Error::UnsupportedCodec(
+                return Err(Error::unsupported_codec(
                     String::from_utf8_lossy(other).into_owned(),
                 ));
             }
@@ -120,7 +120,7 @@ impl Clip {
     fn new(codec: Codec, frames: Vec<(Bytes, Duration)>, interval: Duration) -> Result<Clip> {
         let last = frames
             .last()
-            .ok_or_else(|| Error::InvalidArgument("clip has no frames".into()))?;
+            .ok_or_else(|| Error::invalid_argument("clip has no frames"))?;
         let duration = last.1 + interval;
         Ok(Clip {
             codec,
@@ -160,7 +160,7 @@ impl Clip {
     /// Plays the clip into `track` in real time, `laps` times (`None`: forever).
     pub async fn play(&self, track: &LocalTrack, laps: Option<u32>) -> Result<()> {
         if track.codec() != self.codec {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "clip is {} but the track is {}",
                 self.codec,
                 track.codec()
@@ -181,7 +181,7 @@ impl Clip {
 
 /// Splits an Ogg stream into packets (lacing values joined across pages).
 fn ogg_packets(data: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let bad = |what: &str| Error::InvalidArgument(format!("invalid Ogg: {what}"));
+    let bad = |what: &str| Error::invalid_argument(format!("invalid Ogg: {what}"));
     let mut packets = Vec::new();
     let mut current = Vec::new();
     let mut pos = 0;

@@ -19,7 +19,7 @@ use super::keyframe::is_keyframe;
 use super::vp9::Vp9Depacketizer;
 use crate::codec::{Codec, MediaKind};
 
-/// Counters kept by a [`FrameAssembler`].
+/// Counters of the frame reassembly of one remote stream ([`RemoteTrack::stats`](crate::RemoteTrack::stats)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AssemblerStats {
     /// Packets accepted (not counting duplicates).
@@ -200,6 +200,7 @@ impl FrameAssembler {
     }
 
     /// Feeds one RTP packet that arrived now.
+    #[cfg(test)]
     pub fn push(&mut self, packet: Packet) {
         self.push_at(packet, Instant::now());
     }

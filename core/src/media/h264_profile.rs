@@ -186,7 +186,7 @@ impl std::str::FromStr for H264Profile {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         H264Profile::from_profile_level_id(s).ok_or_else(|| {
-            crate::Error::InvalidArgument(format!(
+            crate::Error::invalid_argument(format!(
                 "H.264 profile-level-id must be six hex digits (like 42e01f), not {s:?}"
             ))
         })

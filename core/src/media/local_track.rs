@@ -110,7 +110,7 @@ impl LocalTrack {
     ) -> Result<Self> {
         if h264_payload_type(profile).is_none() {
             let known: Vec<String> = h264_profiles().map(|p| p.to_string()).collect();
-            return Err(Error::UnsupportedCodec(format!(
+            return Err(Error::unsupported_codec(format!(
                 "H.264 profile {profile} is not one rtcgate negotiates ({})",
                 known.join(", ")
             )));
@@ -204,12 +204,12 @@ impl LocalTrack {
     /// an unusable sample (e.g. empty data).
     pub async fn write_sample(&self, sample: &MediaSample) -> Result<()> {
         if sample.data.is_empty() {
-            return Err(Error::InvalidArgument("empty sample".into()));
+            return Err(Error::invalid_argument("empty sample"));
         }
         self.check_profile(&sample.data);
         let chunks = lock(&self.inner.payloader)
             .payload(RTP_PAYLOAD_MTU, &sample.data)
-            .map_err(Error::WebRtc)?;
+            .map_err(Error::webrtc)?;
         if chunks.is_empty() {
             return Ok(());
         }
@@ -516,7 +516,7 @@ fn rtp_timestamp(time: std::time::Duration, clock_rate: u32) -> u32 {
 pub(crate) fn payloader_for(codec: Codec, format: &RTCRtpCodec) -> Result<Box<dyn Payloader>> {
     match codec {
         Codec::Vp9 => Ok(Box::<super::vp9::Vp9Payloader>::default()),
-        _ => format.payloader().map_err(Error::WebRtc),
+        _ => format.payloader().map_err(Error::webrtc),
     }
 }
 
@@ -602,6 +602,6 @@ mod tests {
         let err = track
             .write_sample(&MediaSample::new(Bytes::new(), Duration::ZERO))
             .await;
-        assert!(matches!(err, Err(Error::InvalidArgument(_))));
+        assert_eq!(err.unwrap_err().kind(), crate::ErrorKind::InvalidArgument);
     }
 }

@@ -450,7 +450,7 @@ impl RemoteTrack {
     }
 
     /// How long a missing packet is waited for before the frames after it
-    /// are delivered without it (default [`DEFAULT_LATENCY`]). Longer waits
+    /// are delivered without it (default 200 ms). Longer waits
     /// let more NACK retransmissions arrive; shorter ones deliver sooner.
     pub fn set_latency(&self, latency: Duration) {
         self.inner
@@ -471,8 +471,8 @@ impl RemoteTrack {
     /// Asks the sender for a keyframe (RTCP PLI). Video only.
     pub async fn request_keyframe(&self) -> Result<()> {
         if self.kind() != MediaKind::Video {
-            return Err(Error::InvalidArgument(
-                "keyframes exist only for video tracks".into(),
+            return Err(Error::invalid_argument(
+                "keyframes exist only for video tracks",
             ));
         }
         let pli = PictureLossIndication {
@@ -483,7 +483,7 @@ impl RemoteTrack {
             .track
             .write_rtcp(vec![Box::new(pli)])
             .await
-            .map_err(Error::WebRtc)
+            .map_err(Error::webrtc)
     }
 }
 

@@ -12,7 +12,7 @@ mod ebml;
 mod event;
 mod file_sink;
 mod keyframe_gate;
-pub mod matroska;
+mod matroska;
 mod options;
 mod participant;
 mod timeline;

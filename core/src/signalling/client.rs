@@ -55,7 +55,7 @@ pub struct MemberMeta {
 ///
 /// let signaller = WsSignaller::new("ws://127.0.0.1:8080/ws");
 /// let mut joined = signaller
-///     .join(JoinRequest { room: "demo".into(), display_name: "bot".into(), token: None })
+///     .join(JoinRequest::new("demo", "bot"))
 ///     .await?;
 /// for member in &joined.members {
 ///     signaller.send(&member.id, PeerMessage::Offer("v=0...".into())).await?;
@@ -182,10 +182,10 @@ impl WsSignaller {
         let mut state = self.state();
         match &*state {
             State::Joining(_) => {
-                return Err(Error::Signalling("a join is already in progress".into()));
+                return Err(Error::signalling("a join is already in progress"));
             }
             State::Joined(session) if !session.task.is_finished() => {
-                return Err(Error::Signalling("already joined; leave first".into()));
+                return Err(Error::signalling("already joined; leave first"));
             }
             _ => {}
         }
@@ -217,7 +217,7 @@ impl WsSignaller {
         let (mut socket, _response) =
             connect_async_with_config(self.url.as_str(), Some(config), true)
                 .await
-                .map_err(|e| Error::Signalling(format!("connecting to {}: {e}", self.url)))?;
+                .map_err(|e| Error::signalling(format!("connecting to {}: {e}", self.url)))?;
         let join = ClientMessage::Join {
             version: PROTOCOL_VERSION,
             room: request.room.clone(),
@@ -228,21 +228,21 @@ impl WsSignaller {
         socket
             .send(Message::text(encode(&join)?))
             .await
-            .map_err(|e| Error::Signalling(format!("sending join: {e}")))?;
+            .map_err(|e| Error::signalling(format!("sending join: {e}")))?;
         loop {
             let text = match socket.next().await {
                 Some(Ok(Message::Text(text))) => text,
                 Some(Ok(Message::Close(frame))) => {
-                    return Err(Error::Signalling(format!(
+                    return Err(Error::signalling(format!(
                         "server closed the connection before welcome: {}",
                         close_reason(frame.as_ref())
                     )));
                 }
                 Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(Error::Signalling(format!("waiting for welcome: {e}"))),
+                Some(Err(e)) => return Err(Error::signalling(format!("waiting for welcome: {e}"))),
                 None => {
-                    return Err(Error::Signalling(
-                        "server closed the connection before welcome".into(),
+                    return Err(Error::signalling(
+                        "server closed the connection before welcome",
                     ));
                 }
             };
@@ -251,7 +251,7 @@ impl WsSignaller {
                 Ok(ServerMessage::Error { code, message, .. }) => {
                     // Best effort: the caller gets the refusal either way.
                     let _ = timeout(Duration::from_secs(1), socket.close(None)).await;
-                    return Err(Error::SignallingRejected { code, message });
+                    return Err(Error::signalling_rejected(code, message));
                 }
                 Ok(other) => debug!("ignoring {other:?} before welcome"),
                 Err(e) => warn!("unreadable server message before welcome: {e}"),
@@ -273,7 +273,7 @@ impl Signaller for WsSignaller {
                 }
                 Err(_) => {
                     self.abandon_join(attempt);
-                    return Err(Error::Timeout(format!(
+                    return Err(Error::timeout(format!(
                         "joining room `{}` at {}",
                         request.room, self.url
                     )));
@@ -299,7 +299,7 @@ impl Signaller for WsSignaller {
             let mut state = self.state();
             if !matches!(*state, State::Joining(a) if a == attempt) {
                 // `leave` was called while joining; dropping the session closes it.
-                return Err(Error::Closed("left while joining".into()));
+                return Err(Error::closed("left while joining"));
             }
             *state = State::Joined(session);
         }
@@ -314,7 +314,7 @@ impl Signaller for WsSignaller {
     async fn send(&self, to: &MemberId, message: PeerMessage) -> Result<()> {
         let commands = match &*self.state() {
             State::Joined(session) => session.commands.clone(),
-            _ => return Err(Error::Signalling("not joined".into())),
+            _ => return Err(Error::signalling("not joined")),
         };
         let to = to.clone();
         let message = match message {
@@ -325,7 +325,7 @@ impl Signaller for WsSignaller {
         commands
             .send(Command::Send(encode(&message)?))
             .await
-            .map_err(|_| Error::Signalling("the signalling connection is closed".into()))
+            .map_err(|_| Error::signalling("the signalling connection is closed"))
     }
 
     async fn leave(&self) -> Result<()> {
@@ -491,7 +491,7 @@ fn close_reason(frame: Option<&tokio_tungstenite::tungstenite::protocol::CloseFr
 
 fn encode(message: &ClientMessage) -> Result<String> {
     serde_json::to_string(message)
-        .map_err(|e| Error::Signalling(format!("encoding {message:?}: {e}")))
+        .map_err(|e| Error::signalling(format!("encoding {message:?}: {e}")))
 }
 
 #[cfg(test)]
@@ -541,7 +541,7 @@ mod tests {
             .send(&"x".to_string(), PeerMessage::Answer("a".into()))
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Signalling(_)), "{err}");
+        assert_eq!(err.kind(), crate::ErrorKind::Signalling, "{err}");
         signaller.leave().await.unwrap();
         signaller.leave().await.unwrap();
     }

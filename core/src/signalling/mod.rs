@@ -1,21 +1,33 @@
 //! Signalling: the [`Signaller`] trait the call logic talks to, the embedded
-//! room protocol, its server and its WebSocket client.
+//! room protocol ([`protocol`]), its server ([`SignallingServer`]) and its
+//! WebSocket client ([`WsSignaller`]), and [`DirectSignaller`] for a peer whose
+//! messages the application carries (or two calls in one process).
 
-pub mod client;
+mod client;
+mod direct;
 pub mod protocol;
-pub mod server;
+mod server;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 pub use client::{MemberMeta, WsSignaller};
-pub use protocol::{IceCandidate, MemberId, MemberInfo, Meta};
-pub use server::{ServerConfig, SignallingServer};
+pub use direct::{DirectMessage, DirectSignaller, DirectTransport};
+pub use protocol::{ErrorCode, IceCandidate, MemberId, MemberInfo, Meta};
+pub use server::{RateLimitConfig, ServerConfig, SignallingServer};
 
 use crate::error::Result;
 
 /// What a member of a room asks for when it joins.
+///
+/// ```
+/// use rtcgate_core::signalling::JoinRequest;
+///
+/// let request = JoinRequest::new("demo", "bot").with_token("s3cret");
+/// assert_eq!(request.token.as_deref(), Some("s3cret"));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct JoinRequest {
     /// Room to join.
     pub room: String,
@@ -25,8 +37,26 @@ pub struct JoinRequest {
     pub token: Option<String>,
 }
 
+impl JoinRequest {
+    /// Joining `room` as `display_name`, without a token.
+    pub fn new(room: impl Into<String>, display_name: impl Into<String>) -> Self {
+        Self {
+            room: room.into(),
+            display_name: display_name.into(),
+            token: None,
+        }
+    }
+
+    /// The same request with a room token.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+}
+
 /// A negotiation message exchanged with one other member.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PeerMessage {
     /// SDP offer.
     Offer(String),
@@ -38,6 +68,7 @@ pub enum PeerMessage {
 
 /// Events a signaller delivers after a successful join.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum SignalEvent {
     /// A member joined the room.
     MemberJoined(MemberInfo),

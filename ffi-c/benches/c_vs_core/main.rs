@@ -335,13 +335,13 @@ async fn core_transfer(plan: Plan, pair: &CorePair) -> Transfer {
     let sending = tokio::spawn(async move {
         let result: BenchResult<()> = async {
             sender
-                .set_buffered_amount_low_threshold(plan.low_water as u32)
+                .set_buffered_amount_low_threshold(plan.low_water)
                 .await?;
             let mut message = vec![0u8; plan.message_size];
             for seq in 0..plan.messages() as u32 {
                 fill(&mut message, seq);
-                sender.send(&message).await?;
-                if sender.buffered_amount().await? > plan.high_water {
+                sender.send(message.clone()).await?;
+                if sender.buffered_amount() > plan.high_water {
                     tokio::time::timeout_at(
                         deadline.into(),
                         sender.wait_buffered_below(plan.low_water),

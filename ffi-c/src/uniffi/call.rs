@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rtcgate_core::call::IceTransportPolicy;
 use rtcgate_core::signalling::{JoinRequest, WsSignaller};
-use rtcgate_core::{CallEvent as CoreEvent, CallEvents, CallOptions, IceServer};
+use rtcgate_core::{
+    CallEvent as CoreEvent, CallEvents, CallOptions, IceServer, IceTransportPolicy,
+};
 
 use super::data_channel::{DataChannel, DataChannelConfig};
 use super::local_track::LocalTrack;
@@ -46,26 +47,28 @@ pub struct CallConfig {
     pub join_timeout_ms: u32,
     /// The room's token: a room the server has no token for takes the token
     /// of the join that creates it; a join with another token (or none) is
-    /// refused with `SignallingRejected` (code `WrongToken`).
+    /// refused with `SignallingRejected` (code `wrong-token`).
     #[uniffi(default = None)]
     pub token: Option<String>,
 }
 
 impl CallConfig {
     pub(crate) fn to_options(&self) -> Result<(CallOptions, Duration)> {
-        let mut options = CallOptions {
-            ice_servers: self
-                .ice_servers
-                .iter()
-                .map(|s| IceServer {
-                    urls: s.urls.clone(),
-                    username: s.username.clone(),
-                    credential: s.credential.clone(),
-                })
-                .collect(),
-            include_loopback: self.include_loopback,
-            ..CallOptions::default()
-        };
+        let mut options = CallOptions::default()
+            .with_ice_servers(
+                self.ice_servers
+                    .iter()
+                    .map(|s| {
+                        let mut urls = s.urls.iter();
+                        let first = urls.next().cloned().unwrap_or_default();
+                        urls.fold(
+                            IceServer::turn(first, s.username.clone(), s.credential.clone()),
+                            |server, url| server.with_url(url.clone()),
+                        )
+                    })
+                    .collect(),
+            )
+            .with_include_loopback(self.include_loopback);
         if self.relay_only {
             options.ice_transport_policy = IceTransportPolicy::Relay;
         }
@@ -86,11 +89,10 @@ impl CallConfig {
         room: String,
         display_name: String,
     ) -> (Arc<WsSignaller>, JoinRequest) {
-        let request = JoinRequest {
-            room,
-            display_name,
-            token: self.token.clone(),
-        };
+        let mut request = JoinRequest::new(room, display_name);
+        if let Some(token) = &self.token {
+            request = request.with_token(token.clone());
+        }
         (Arc::new(WsSignaller::new(url)), request)
     }
 }

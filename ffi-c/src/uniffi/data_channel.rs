@@ -26,12 +26,16 @@ pub struct DataChannelConfig {
 
 impl DataChannelConfig {
     pub(crate) fn to_options(&self) -> DataChannelOptions {
-        DataChannelOptions {
-            ordered: self.ordered,
-            max_retransmits: self.max_retransmits,
-            max_packet_life_time: self.max_packet_life_time_ms,
-            protocol: self.protocol.clone(),
+        let mut options = DataChannelOptions::reliable()
+            .with_ordered(self.ordered)
+            .with_protocol(self.protocol.clone());
+        if let Some(retransmits) = self.max_retransmits {
+            options = options.with_max_retransmits(retransmits);
         }
+        if let Some(ms) = self.max_packet_life_time_ms {
+            options = options.with_max_packet_life_time(ms);
+        }
+        options
     }
 }
 
@@ -71,6 +75,15 @@ pub trait DataChannelListener: Send + Sync {
     fn on_closed(&self);
 }
 
+/// Hears a data channel's buffered-amount-low events (W3C
+/// `bufferedamountlow`) on a library thread (`rtcgate-data-low`).
+#[uniffi::export(with_foreign)]
+pub trait BufferedAmountLowListener: Send + Sync {
+    /// The buffered amount fell from above the channel's low threshold to at
+    /// or below it; `buffered_amount` is its value just after. Once per crossing.
+    fn on_buffered_amount_low(&self, buffered_amount: u64);
+}
+
 /// A data channel with one member (from `Call.createDataChannel` or
 /// `CallEvent.DataChannelOpened`).
 ///
@@ -81,6 +94,7 @@ pub trait DataChannelListener: Send + Sync {
 pub struct DataChannel {
     channel: rtcgate_core::DataChannel,
     listener: Mutex<Option<Subscription>>,
+    low_listener: Mutex<Option<Subscription>>,
 }
 
 impl DataChannel {
@@ -88,6 +102,7 @@ impl DataChannel {
         Arc::new(DataChannel {
             channel,
             listener: Mutex::new(None),
+            low_listener: Mutex::new(None),
         })
     }
 }
@@ -109,10 +124,10 @@ impl DataChannel {
         self.channel.is_open()
     }
 
-    /// Sends a binary message.
+    /// Sends a binary message (its bytes are not copied again).
     pub async fn send(&self, data: Vec<u8>) -> Result<()> {
         let channel = self.channel.clone();
-        Ok(on_runtime(async move { channel.send(&data).await }).await??)
+        Ok(on_runtime(async move { channel.send(data).await }).await??)
     }
 
     /// Sends a text message.
@@ -121,21 +136,63 @@ impl DataChannel {
         Ok(on_runtime(async move { channel.send_text(&text).await }).await??)
     }
 
-    /// Bytes sent that the network has not taken yet (back-pressure).
-    pub async fn buffered_amount(&self) -> Result<u64> {
-        let channel = self.channel.clone();
-        let amount = on_runtime(async move { channel.buffered_amount().await }).await??;
-        Ok(u64::try_from(amount).unwrap_or(u64::MAX))
+    /// Bytes sent that the network has not taken yet (back-pressure, W3C
+    /// `bufferedAmount`). Cheap: an atomic read.
+    pub fn buffered_amount(&self) -> u64 {
+        u64::try_from(self.channel.buffered_amount()).unwrap_or(u64::MAX)
     }
 
-    /// Waits until at most `threshold` bytes are buffered.
+    /// The level at or below which the buffered-amount-low event fires
+    /// (W3C `bufferedAmountLowThreshold`, 0 until set).
+    pub fn buffered_amount_low_threshold(&self) -> u64 {
+        u64::try_from(self.channel.buffered_amount_low_threshold()).unwrap_or(u64::MAX)
+    }
+
+    /// Sets the level at or below which the buffered-amount-low event fires.
+    pub async fn set_buffered_amount_low_threshold(&self, bytes: u64) -> Result<()> {
+        let channel = self.channel.clone();
+        let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        Ok(
+            on_runtime(async move { channel.set_buffered_amount_low_threshold(bytes).await })
+                .await??,
+        )
+    }
+
+    /// Delivers every buffered-amount-low event from now on to `listener`,
+    /// replacing a previous one; `None` stops delivery.
+    pub fn set_buffered_amount_low_listener(
+        &self,
+        listener: Option<Arc<dyn BufferedAmountLowListener>>,
+    ) -> Result<()> {
+        let subscription = match listener {
+            Some(listener) => {
+                let mut events = self.channel.buffered_amount_low_events();
+                Some(subscribe("rtcgate-data-low", async move {
+                    while let Some(amount) = events.next().await {
+                        let amount = amount as u64;
+                        notify("BufferedAmountLowListener", || {
+                            listener.on_buffered_amount_low(amount)
+                        });
+                    }
+                })?)
+            }
+            None => None,
+        };
+        *self
+            .low_listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = subscription;
+        Ok(())
+    }
+
+    /// Waits until at most `threshold` bytes are buffered: sets the low
+    /// threshold to `threshold` and waits for the event (no polling).
     pub async fn wait_buffered_below(&self, threshold: u64) -> Result<()> {
         let channel = self.channel.clone();
         let threshold = usize::try_from(threshold).unwrap_or(usize::MAX);
         Ok(on_runtime(async move {
-            let low = u32::try_from(threshold).unwrap_or(u32::MAX);
-            channel.set_buffered_amount_low_threshold(low).await?;
-            channel.wait_buffered_below(threshold).await
+            channel.set_buffered_amount_low_threshold(threshold).await?;
+            channel.wait_buffered_amount_low().await
         })
         .await??)
     }
@@ -175,9 +232,14 @@ impl DataChannel {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        self.low_listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let channel = self.channel.clone();
         match on_runtime(async move { channel.close().await }).await? {
-            Ok(()) | Err(rtcgate_core::Error::Closed(_)) => Ok(()),
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == rtcgate_core::ErrorKind::Closed => Ok(()),
             Err(error) => Err(error.into()),
         }
     }

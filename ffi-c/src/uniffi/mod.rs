@@ -49,7 +49,7 @@ pub enum RtcgateError {
     /// The signalling server refused (bad room, token, room full, ...).
     #[error("signalling rejected ({code}): {detail}")]
     SignallingRejected {
-        /// The protocol's error code.
+        /// The protocol's error code, as on the wire (`wrong-token`, `room-full`, …).
         code: String,
         /// The server's explanation.
         detail: String,
@@ -96,6 +96,13 @@ pub enum RtcgateError {
         /// What happened.
         detail: String,
     },
+    /// A session description or candidate could not be applied (malformed
+    /// SDP, wrong signalling state, nothing negotiable).
+    #[error("negotiation: {detail}")]
+    Negotiation {
+        /// What happened.
+        detail: String,
+    },
     /// A bug in the library (a panic was caught).
     #[error("internal: {detail}")]
     Internal {
@@ -106,20 +113,24 @@ pub enum RtcgateError {
 
 impl From<rtcgate_core::Error> for RtcgateError {
     fn from(error: rtcgate_core::Error) -> Self {
-        use rtcgate_core::Error as E;
+        use rtcgate_core::ErrorKind as K;
         let detail = error.to_string();
-        match error {
-            E::SignallingRejected { code, message } => RtcgateError::SignallingRejected {
-                code: format!("{code:?}"),
-                detail: message,
+        match error.kind() {
+            K::SignallingRejected => RtcgateError::SignallingRejected {
+                code: error
+                    .signalling_code()
+                    .map(|code| code.as_str().to_owned())
+                    .unwrap_or_default(),
+                detail: error.message().to_owned(),
             },
-            E::Signalling(_) => RtcgateError::Signalling { detail },
-            E::WebRtc(_) => RtcgateError::WebRtc { detail },
-            E::InvalidArgument(_) => RtcgateError::InvalidArgument { detail },
-            E::UnsupportedCodec(_) => RtcgateError::UnsupportedCodec { detail },
-            E::Closed(_) => RtcgateError::Closed { detail },
-            E::Timeout(_) => RtcgateError::Timeout { detail },
-            E::Io(_) => RtcgateError::Io { detail },
+            K::Signalling => RtcgateError::Signalling { detail },
+            K::WebRtc => RtcgateError::WebRtc { detail },
+            K::InvalidArgument => RtcgateError::InvalidArgument { detail },
+            K::UnsupportedCodec => RtcgateError::UnsupportedCodec { detail },
+            K::Closed => RtcgateError::Closed { detail },
+            K::Timeout => RtcgateError::Timeout { detail },
+            K::Io => RtcgateError::Io { detail },
+            K::Negotiation => RtcgateError::Negotiation { detail },
             _ => RtcgateError::Internal { detail },
         }
     }
@@ -323,14 +334,17 @@ mod tests {
 
     #[test]
     fn core_errors_map_to_their_kind() {
-        let e: RtcgateError = rtcgate_core::Error::InvalidArgument("x".into()).into();
+        use rtcgate_core::{Error, ErrorKind};
+        let e: RtcgateError = Error::new(ErrorKind::InvalidArgument, "x").into();
         assert!(matches!(e, RtcgateError::InvalidArgument { ref detail } if detail.contains('x')));
-        let e: RtcgateError = rtcgate_core::Error::Timeout("slow".into()).into();
+        let e: RtcgateError = Error::new(ErrorKind::Timeout, "slow").into();
         assert!(matches!(e, RtcgateError::Timeout { .. }));
-        let e: RtcgateError = rtcgate_core::Error::Closed("call".into()).into();
+        let e: RtcgateError = Error::new(ErrorKind::Closed, "call").into();
         assert!(matches!(e, RtcgateError::Closed { .. }));
-        let e: RtcgateError = rtcgate_core::Error::Signalling("refused".into()).into();
-        assert_eq!(e.to_string(), "signalling: signalling connection: refused");
+        let e: RtcgateError = Error::new(ErrorKind::Negotiation, "bad sdp").into();
+        assert!(matches!(e, RtcgateError::Negotiation { .. }));
+        let e: RtcgateError = Error::new(ErrorKind::Signalling, "refused").into();
+        assert_eq!(e.to_string(), "signalling: signalling: refused");
     }
 
     #[test]
@@ -358,7 +372,7 @@ mod tests {
         assert_eq!(options.ice_servers[0].username, "u");
         assert_eq!(
             options.ice_transport_policy,
-            rtcgate_core::call::IceTransportPolicy::Relay
+            rtcgate_core::IceTransportPolicy::Relay
         );
         assert_eq!(
             options.udp_addrs,

@@ -63,6 +63,18 @@ static void on_log(rtcgate_log_level level, const char *target, const char *mess
     if (atomic_load(&shutdown_in_log_cb) == 1) atomic_store(&shutdown_in_log_cb, rtcgate_shutdown());
 }
 
+/* ---- buffered-amount-low ---- */
+static atomic_int low_events;
+static atomic_int low_amount_max;
+static atomic_int low_bad_user_data;
+static int low_user_data;
+static void on_low(rtcgate_data_channel channel, uint64_t amount, void *user) {
+    (void)channel;
+    if (user != &low_user_data) atomic_fetch_add(&low_bad_user_data, 1);
+    if ((int)amount > atomic_load(&low_amount_max)) atomic_store(&low_amount_max, (int)amount);
+    atomic_fetch_add(&low_events, 1);
+}
+
 /* ---- call events ---- */
 typedef struct {
     atomic_int joined;
@@ -134,7 +146,7 @@ static void on_frame(rtcgate_remote_track track, const rtcgate_frame *frame, voi
 }
 
 /* ---- messages ---- */
-static atomic_int texts, binaries, numbered, out_of_order;
+static atomic_int texts, binaries, numbered, out_of_order, chunks;
 static char last_text[64];
 static void on_message(rtcgate_data_channel ch, const uint8_t *data, size_t size, bool is_text, void *user) {
     (void)ch;
@@ -144,6 +156,8 @@ static void on_message(rtcgate_data_channel ch, const uint8_t *data, size_t size
         if (data[size] == '\0') atomic_fetch_add(&texts, 1);
     } else if (size == 3 && data[0] == 1 && data[1] == 0 && data[2] == 255) {
         atomic_fetch_add(&binaries, 1);
+    } else if (size == 16 * 1024) {
+        atomic_fetch_add(&chunks, 1);
     } else if (size == 5 && data[0] == 0xAB) {
         /* Numbered messages: each must be the next one. */
         int seq = data[1] | data[2] << 8 | data[3] << 16 | data[4] << 24;
@@ -405,6 +419,36 @@ int main(int argc, char **argv) {
     CHECK(wait_for(&numbered, NUMBERED, 10000), "numbered messages arrive: %d of %d",
           atomic_load(&numbered), NUMBERED);
     EXPECT_CODE(atomic_load(&out_of_order), 0);
+
+    /* Buffered-amount-low: bob stops reading, so alice's queue builds up
+       behind his closed receive window; when he reads again it drains
+       through the threshold: exactly one callback, with the amount at or
+       below the threshold. */
+    EXPECT_CODE(rtcgate_data_channel_set_buffered_amount_low_threshold(0, 1024), RTCGATE_ERR_HANDLE);
+    EXPECT_CODE(rtcgate_data_channel_set_buffered_amount_low_callback(0, on_low, NULL), RTCGATE_ERR_HANDLE);
+    EXPECT_CODE(rtcgate_data_channel_set_buffered_amount_low_threshold(ch, 64 * 1024), RTCGATE_OK);
+    EXPECT_CODE(rtcgate_data_channel_set_message_callback(chb, NULL, NULL), RTCGATE_OK);
+    static uint8_t chunk[16 * 1024];
+    int sent = 0;
+    for (int waited = 0; waited < 60000 && rtcgate_data_channel_buffered_amount(ch) <= 4 * 64 * 1024; waited++) {
+        if (rtcgate_data_channel_send(ch, chunk, sizeof chunk) != RTCGATE_OK) break;
+        sent++;
+        sleep_ms(1);
+    }
+    CHECK(rtcgate_data_channel_buffered_amount(ch) > 4 * 64 * 1024, "%d chunks sent to a reader that paused: %lld buffered",
+          sent, (long long)rtcgate_data_channel_buffered_amount(ch));
+    EXPECT_CODE(rtcgate_data_channel_set_buffered_amount_low_callback(ch, on_low, &low_user_data), RTCGATE_OK);
+    EXPECT_CODE(rtcgate_data_channel_set_message_callback(chb, on_message, NULL), RTCGATE_OK);
+    CHECK(wait_for(&low_events, 1, 60000), "buffered-amount-low fires (%d)", atomic_load(&low_events));
+    for (int waited = 0; waited < 60000 && rtcgate_data_channel_buffered_amount(ch) > 0; waited += 10) sleep_ms(10);
+    EXPECT_CODE(rtcgate_data_channel_buffered_amount(ch), 0);
+    sleep_ms(200);
+    EXPECT_CODE(atomic_load(&low_events), 1);
+    CHECK(atomic_load(&low_amount_max) <= 64 * 1024, "the callback saw at most the threshold (%d)",
+          atomic_load(&low_amount_max));
+    EXPECT_CODE(atomic_load(&low_bad_user_data), 0);
+    CHECK(wait_for(&chunks, sent, 60000), "bob reads all %d chunks (%d)", sent, atomic_load(&chunks));
+    EXPECT_CODE(rtcgate_data_channel_set_buffered_amount_low_callback(ch, NULL, NULL), RTCGATE_OK);
 
     /* Two channels with one label to one member: each open and close event
        names the handle its creation returned. */

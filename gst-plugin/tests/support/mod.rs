@@ -65,7 +65,7 @@ pub fn start_server(rt: &tokio::runtime::Runtime) -> SignallingServer {
 /// members joining in a row make the native member send that many offers).
 pub fn start_server_without_rate_limit(rt: &tokio::runtime::Runtime) -> SignallingServer {
     let mut config = ServerConfig::default();
-    config.rate_limit = rtcgate_core::signalling::server::RateLimitConfig::new(100_000.0, 100_000);
+    config.rate_limit = rtcgate_core::signalling::RateLimitConfig::new(100_000.0, 100_000);
     rt.block_on(SignallingServer::bind(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         config,

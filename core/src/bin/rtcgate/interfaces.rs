@@ -23,9 +23,5 @@ pub fn call_options() -> CallOptions {
         return CallOptions::default();
     }
     tracing::warn!("no network interface besides loopback: native members use 127.0.0.1 only");
-    CallOptions {
-        udp_addrs: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
-        include_loopback: true,
-        ..CallOptions::default()
-    }
+    CallOptions::default().with_udp_addrs(vec![SocketAddr::from(([127, 0, 0, 1], 0))])
 }

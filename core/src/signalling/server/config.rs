@@ -8,8 +8,23 @@ use crate::error::{Error, Result};
 
 /// Settings of a [`SignallingServer`](super::SignallingServer).
 ///
-/// Start from [`ServerConfig::default()`] and change the fields you need;
-/// `docs/signalling.md` explains each limit.
+/// Start from [`ServerConfig::default()`] and change what you need with the
+/// `with_*` methods (or by assigning the public fields); `docs/signalling.md`
+/// explains each limit.
+///
+/// ```
+/// use std::time::Duration;
+/// use rtcgate_core::signalling::{RateLimitConfig, ServerConfig};
+///
+/// let config = ServerConfig::default()
+///     .with_web_root("examples/web")
+///     .with_room_token("board", "s3cret")
+///     .with_max_members_per_room(8)
+///     .with_rate_limit(RateLimitConfig::new(20.0, 40))
+///     .with_idle_timeout(Duration::from_secs(30));
+/// assert_eq!(config.max_members_per_room, 8);
+/// assert_eq!(config.max_rooms, 10_000, "untouched settings keep their defaults");
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
@@ -68,10 +83,82 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Serves the files of `dir` at `/`.
+    pub fn with_web_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.web_root = Some(dir.into());
+        self
+    }
+
+    /// Fixes the token of `room`.
+    pub fn with_room_token(mut self, room: impl Into<String>, token: impl Into<String>) -> Self {
+        self.room_tokens.insert(room.into(), token.into());
+        self
+    }
+
+    /// Sets the largest text message the protocol accepts, in bytes.
+    pub fn with_max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets the hard cap on a WebSocket message or frame, in bytes.
+    pub fn with_max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets the per-connection message rate limit.
+    pub fn with_rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
+        self.rate_limit = rate_limit;
+        self
+    }
+
+    /// Sets the most rooms that may exist at once.
+    pub fn with_max_rooms(mut self, rooms: usize) -> Self {
+        self.max_rooms = rooms;
+        self
+    }
+
+    /// Sets the most members in one room.
+    pub fn with_max_members_per_room(mut self, members: usize) -> Self {
+        self.max_members_per_room = members;
+        self
+    }
+
+    /// Sets the most WebSocket connections at once.
+    pub fn with_max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
+    /// Sets the messages queued for one connection before it is disconnected.
+    pub fn with_outgoing_queue(mut self, messages: usize) -> Self {
+        self.outgoing_queue = messages;
+        self
+    }
+
+    /// Sets the interval of the server's WebSocket pings.
+    pub fn with_ping_interval(mut self, interval: Duration) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// Sets how long a silent connection lives.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets how long closing a connection may take.
+    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
     /// Checks that the settings make sense together.
     pub(crate) fn validate(&self) -> Result<()> {
         let fail = |what: &str| {
-            Err(Error::InvalidArgument(format!(
+            Err(Error::invalid_argument(format!(
                 "signalling server config: {what}"
             )))
         };
@@ -95,7 +182,7 @@ impl ServerConfig {
         }
         self.rate_limit
             .validate()
-            .map_err(|what| Error::InvalidArgument(format!("signalling server config: {what}")))
+            .map_err(|what| Error::invalid_argument(format!("signalling server config: {what}")))
     }
 }
 
@@ -126,6 +213,14 @@ impl Default for RateLimitConfig {
 }
 
 impl RateLimitConfig {
+    /// Sets how many dropped messages within `window` are tolerated before the
+    /// connection is closed.
+    pub fn with_flood(mut self, threshold: u32, window: Duration) -> Self {
+        self.flood_threshold = threshold;
+        self.flood_window = window;
+        self
+    }
+
     /// Creates a limit of `messages_per_second` with a bucket of `burst`,
     /// keeping the default flood settings.
     pub fn new(messages_per_second: f64, burst: u32) -> Self {

@@ -93,9 +93,9 @@ impl SignallingServer {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
+    /// An [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) error for
     /// inconsistent settings (or a `web_root` that is not a directory), and
-    /// [`Error::Io`](crate::Error::Io) when the address cannot be bound.
+    /// an [`ErrorKind::Io`](crate::ErrorKind::Io) error when the address cannot be bound.
     pub async fn bind(addr: SocketAddr, config: ServerConfig) -> Result<Self> {
         config.validate()?;
         let listener = TcpListener::bind(addr).await?;

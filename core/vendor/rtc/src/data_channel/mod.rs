@@ -83,6 +83,33 @@ pub use message::RTCDataChannelMessage;
 
 pub use state::RTCDataChannelState;
 
+/// A channel's outstanding bytes ([`RTCDataChannel::outstanding_bytes`]), readable
+/// without the peer connection: an application thread can check a channel's
+/// back-pressure without taking the lock the driver holds (rtcgate patch).
+/// Clones share one counter.
+#[derive(Debug, Clone, Default)]
+pub struct OutstandingBytes(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl OutstandingBytes {
+    /// Bytes handed to `send` that SCTP has not yet released.
+    pub fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn add(&self, n: usize) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Subtracts `n`, saturating at zero.
+    pub(crate) fn release(&self, n: usize) {
+        let _ = self.0.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |v| Some(v.saturating_sub(n)),
+        );
+    }
+}
+
 /// Represents a WebRTC data channel for bidirectional peer-to-peer data transfer.
 ///
 /// The `RTCDataChannel` interface represents a network channel which can be used for
@@ -359,7 +386,7 @@ impl RTCDataChannel<'_> {
         // counter upward (those bytes never entered the SCTP send pipeline). This
         // is the synchronous send-boundary accounting used for back-pressure.
         if let Some(dc) = self.peer_connection.data_channels.get_mut(&self.id) {
-            dc.outstanding_bytes += data_len;
+            dc.outstanding_bytes.add(data_len);
         }
         Ok(())
     }
@@ -385,7 +412,7 @@ impl RTCDataChannel<'_> {
             ),
         })?;
         if let Some(dc) = self.peer_connection.data_channels.get_mut(&self.id) {
-            dc.outstanding_bytes += data_len;
+            dc.outstanding_bytes.add(data_len);
         }
         Ok(())
     }
@@ -399,8 +426,18 @@ impl RTCDataChannel<'_> {
         self.peer_connection
             .data_channels
             .get(&self.id)
-            .map(|dc| dc.outstanding_bytes)
+            .map(|dc| dc.outstanding_bytes.get())
             .unwrap_or(0)
+    }
+
+    /// A handle on [`outstanding_bytes`](Self::outstanding_bytes) that stays readable
+    /// after this borrow of the peer connection ends (rtcgate patch).
+    pub fn outstanding_bytes_handle(&self) -> OutstandingBytes {
+        self.peer_connection
+            .data_channels
+            .get(&self.id)
+            .map(|dc| dc.outstanding_bytes.clone())
+            .unwrap_or_default()
     }
 
     /// Closes the data channel.

@@ -129,6 +129,12 @@ pub trait DataChannel: crate::sealed::Sealed + Send + Sync + 'static {
     async fn outstanding_bytes(&self) -> Result<usize> {
         Ok(0)
     }
+    /// [`outstanding_bytes`](Self::outstanding_bytes) read without waiting: an atomic
+    /// load of the counter the driver keeps, no lock (rtcgate patch). A default for the
+    /// same reason as `outstanding_bytes`.
+    fn outstanding_bytes_now(&self) -> usize {
+        0
+    }
     /// Sends raw binary data on this data channel.
     ///
     /// Queues the message and returns; it never waits for the peer to acknowledge. When a
@@ -292,6 +298,10 @@ pub(crate) struct DataChannelImpl {
 
     /// event receiver
     evt_rx: Mutex<Receiver<DataChannelEvent>>,
+
+    /// The core's outstanding-bytes counter of this channel, readable without
+    /// the core lock (rtcgate patch).
+    outstanding: rtc::data_channel::OutstandingBytes,
 }
 
 impl DataChannelImpl {
@@ -300,11 +310,13 @@ impl DataChannelImpl {
         id: RTCDataChannelId,
         inner: Arc<PeerConnectionRef>,
         evt_rx: Receiver<DataChannelEvent>,
+        outstanding: rtc::data_channel::OutstandingBytes,
     ) -> Self {
         Self {
             id,
             inner,
             evt_rx: Mutex::new(evt_rx),
+            outstanding,
         }
     }
 
@@ -439,6 +451,10 @@ impl DataChannel for DataChannelImpl {
             .data_channel(self.id)
             .ok_or(Error::ErrDataChannelClosed)?
             .buffered_amount_low_threshold())
+    }
+
+    fn outstanding_bytes_now(&self) -> usize {
+        self.outstanding.get()
     }
 
     async fn outstanding_bytes(&self) -> Result<usize> {
@@ -770,7 +786,12 @@ mod tests {
                     .contains_key(&channel_id)
             );
 
-            let dc = DataChannelImpl::new(channel_id, inner.clone(), evt_rx);
+            let dc = DataChannelImpl::new(
+                channel_id,
+                inner.clone(),
+                evt_rx,
+                rtc::data_channel::OutstandingBytes::default(),
+            );
             drop(dc);
 
             assert!(

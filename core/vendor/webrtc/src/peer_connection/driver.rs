@@ -1342,12 +1342,13 @@ where
                 // open is delivered first, then re-queued behind it below.
                 let mut retained_before_open: Option<VecDeque<DataChannelEvent>> = None;
                 if let RTCDataChannelEvent::OnOpen(_) = &evt {
-                    let data_channel_exist = {
+                    let outstanding = {
                         let mut core = self.inner.core.lock().await;
-                        core.data_channel(channel_id).is_some()
+                        core.data_channel(channel_id)
+                            .map(|dc| dc.outstanding_bytes_handle())
                     };
 
-                    if data_channel_exist {
+                    if let Some(outstanding) = outstanding {
                         let (evt_tx, evt_rx) =
                             channel(DRIVER_TO_DATA_CHANNEL_EVENT_CHANNEL_CAPACITY);
 
@@ -1367,6 +1368,7 @@ where
                                 channel_id,
                                 self.inner.clone(),
                                 evt_rx,
+                                outstanding,
                             ));
                             self.inner.handler.on_data_channel(data_channel).await;
                         }

@@ -660,6 +660,9 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceCallListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceBufferedAmountLowListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`bufferedAmount`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceDataChannelListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -691,6 +694,25 @@ internal open class UniffiVTableCallbackInterfaceCallListener(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onEvent` = other.`onEvent`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onBufferedAmountLow")
+internal open class UniffiVTableCallbackInterfaceBufferedAmountLowListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onBufferedAmountLow`: UniffiCallbackInterfaceBufferedAmountLowListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onBufferedAmountLow`: UniffiCallbackInterfaceBufferedAmountLowListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceBufferedAmountLowListener(`uniffiFree`,`uniffiClone`,`onBufferedAmountLow`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceBufferedAmountLowListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onBufferedAmountLow` = other.`onBufferedAmountLow`
     }
 
 }
@@ -802,7 +824,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_rtcgate_checksum_method_calllistener_on_event(
     ): Int
+    external fun uniffi_rtcgate_checksum_method_bufferedamountlowlistener_on_buffered_amount_low(
+    ): Int
     external fun uniffi_rtcgate_checksum_method_datachannel_buffered_amount(
+    ): Int
+    external fun uniffi_rtcgate_checksum_method_datachannel_buffered_amount_low_threshold(
     ): Int
     external fun uniffi_rtcgate_checksum_method_datachannel_close_channel(
     ): Int
@@ -817,6 +843,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_rtcgate_checksum_method_datachannel_send(
     ): Int
     external fun uniffi_rtcgate_checksum_method_datachannel_send_text(
+    ): Int
+    external fun uniffi_rtcgate_checksum_method_datachannel_set_buffered_amount_low_listener(
+    ): Int
+    external fun uniffi_rtcgate_checksum_method_datachannel_set_buffered_amount_low_threshold(
     ): Int
     external fun uniffi_rtcgate_checksum_method_datachannel_set_listener(
     ): Int
@@ -906,6 +936,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "rtcgate"))
+        uniffiCallbackInterfaceBufferedAmountLowListener.register(this)
         uniffiCallbackInterfaceCallListener.register(this)
         uniffiCallbackInterfaceDataChannelListener.register(this)
         uniffiCallbackInterfaceFrameListener.register(this)
@@ -944,11 +975,21 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_rtcgate_fn_method_calllistener_on_event(`ptr`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_rtcgate_fn_clone_bufferedamountlowlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_rtcgate_fn_free_bufferedamountlowlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_rtcgate_fn_init_callback_vtable_bufferedamountlowlistener(`vtable`: UniffiVTableCallbackInterfaceBufferedAmountLowListener,
+    ): Unit
+    external fun uniffi_rtcgate_fn_method_bufferedamountlowlistener_on_buffered_amount_low(`ptr`: Long,`bufferedAmount`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_rtcgate_fn_clone_datachannel(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_rtcgate_fn_free_datachannel(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_rtcgate_fn_method_datachannel_buffered_amount(`ptr`: Long,
+    external fun uniffi_rtcgate_fn_method_datachannel_buffered_amount(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_rtcgate_fn_method_datachannel_buffered_amount_low_threshold(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_rtcgate_fn_method_datachannel_close_channel(`ptr`: Long,
     ): Long
@@ -963,6 +1004,10 @@ internal object UniffiLib {
     external fun uniffi_rtcgate_fn_method_datachannel_send(`ptr`: Long,`data`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_rtcgate_fn_method_datachannel_send_text(`ptr`: Long,`text`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_rtcgate_fn_method_datachannel_set_buffered_amount_low_listener(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_rtcgate_fn_method_datachannel_set_buffered_amount_low_threshold(`ptr`: Long,`bytes`: Long,
     ): Long
     external fun uniffi_rtcgate_fn_method_datachannel_set_listener(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1219,7 +1264,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_rtcgate_checksum_method_calllistener_on_event() and 0xFFFF) != 21427) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_rtcgate_checksum_method_datachannel_buffered_amount() and 0xFFFF) != 33355) {
+    if ((lib.uniffi_rtcgate_checksum_method_bufferedamountlowlistener_on_buffered_amount_low() and 0xFFFF) != 17459) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_rtcgate_checksum_method_datachannel_buffered_amount() and 0xFFFF) != 8235) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_rtcgate_checksum_method_datachannel_buffered_amount_low_threshold() and 0xFFFF) != 28386) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_method_datachannel_close_channel() and 0xFFFF) != 62004) {
@@ -1237,16 +1288,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_rtcgate_checksum_method_datachannel_next_message() and 0xFFFF) != 13706) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_rtcgate_checksum_method_datachannel_send() and 0xFFFF) != 23089) {
+    if ((lib.uniffi_rtcgate_checksum_method_datachannel_send() and 0xFFFF) != 52492) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_method_datachannel_send_text() and 0xFFFF) != 33411) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_rtcgate_checksum_method_datachannel_set_buffered_amount_low_listener() and 0xFFFF) != 3203) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_rtcgate_checksum_method_datachannel_set_buffered_amount_low_threshold() and 0xFFFF) != 14746) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_rtcgate_checksum_method_datachannel_set_listener() and 0xFFFF) != 63845) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_rtcgate_checksum_method_datachannel_wait_buffered_below() and 0xFFFF) != 20253) {
+    if ((lib.uniffi_rtcgate_checksum_method_datachannel_wait_buffered_below() and 0xFFFF) != 39630) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_method_datachannellistener_on_message() and 0xFFFF) != 6215) {
@@ -1775,6 +1832,333 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Hears a data channel's buffered-amount-low events (W3C
+ * `bufferedamountlow`) on a library thread (`rtcgate-data-low`).
+ */
+public interface BufferedAmountLowListener {
+    
+    /**
+     * The buffered amount fell from above the channel's low threshold to at
+     * or below it; `buffered_amount` is its value just after. Once per crossing.
+     */
+    fun `onBufferedAmountLow`(`bufferedAmount`: kotlin.ULong)
+    
+    companion object
+}
+
+/**
+ * Hears a data channel's buffered-amount-low events (W3C
+ * `bufferedamountlow`) on a library thread (`rtcgate-data-low`).
+ */
+open class BufferedAmountLowListenerImpl: Disposable, AutoCloseable, BufferedAmountLowListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_rtcgate_fn_free_bufferedamountlowlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_rtcgate_fn_clone_bufferedamountlowlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * The buffered amount fell from above the channel's low threshold to at
+     * or below it; `buffered_amount` is its value just after. Once per crossing.
+     */override fun `onBufferedAmountLow`(`bufferedAmount`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_rtcgate_fn_method_bufferedamountlowlistener_on_buffered_amount_low(
+        it,
+        
+        FfiConverterULong.lower(`bufferedAmount`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceBufferedAmountLowListener {
+    internal object `onBufferedAmountLow`: UniffiCallbackInterfaceBufferedAmountLowListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`bufferedAmount`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeBufferedAmountLowListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onBufferedAmountLow`(
+                    FfiConverterULong.lift(`bufferedAmount`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeBufferedAmountLowListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeBufferedAmountLowListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceBufferedAmountLowListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onBufferedAmountLow`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_rtcgate_fn_init_callback_vtable_bufferedamountlowlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBufferedAmountLowListener: FfiConverter<BufferedAmountLowListener, Long> {
+    internal val handleMap = UniffiHandleMap<BufferedAmountLowListener>()
+
+    override fun lower(value: BufferedAmountLowListener): Long {
+        if (value is BufferedAmountLowListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): BufferedAmountLowListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return BufferedAmountLowListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): BufferedAmountLowListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: BufferedAmountLowListener) = 8UL
+
+    override fun write(value: BufferedAmountLowListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -2724,9 +3108,16 @@ public object FfiConverterTypeCallListener: FfiConverter<CallListener, Long> {
 public interface DataChannelInterface {
     
     /**
-     * Bytes sent that the network has not taken yet (back-pressure).
+     * Bytes sent that the network has not taken yet (back-pressure, W3C
+     * `bufferedAmount`). Cheap: an atomic read.
      */
-    suspend fun `bufferedAmount`(): kotlin.ULong
+    fun `bufferedAmount`(): kotlin.ULong
+    
+    /**
+     * The level at or below which the buffered-amount-low event fires
+     * (W3C `bufferedAmountLowThreshold`, 0 until set).
+     */
+    fun `bufferedAmountLowThreshold`(): kotlin.ULong
     
     /**
      * Closes the channel (both ends see it close). Closing again does
@@ -2756,7 +3147,7 @@ public interface DataChannelInterface {
     suspend fun `nextMessage`(): DataMessage?
     
     /**
-     * Sends a binary message.
+     * Sends a binary message (its bytes are not copied again).
      */
     suspend fun `send`(`data`: kotlin.ByteArray)
     
@@ -2766,13 +3157,25 @@ public interface DataChannelInterface {
     suspend fun `sendText`(`text`: kotlin.String)
     
     /**
+     * Delivers every buffered-amount-low event from now on to `listener`,
+     * replacing a previous one; `None` stops delivery.
+     */
+    fun `setBufferedAmountLowListener`(`listener`: BufferedAmountLowListener?)
+    
+    /**
+     * Sets the level at or below which the buffered-amount-low event fires.
+     */
+    suspend fun `setBufferedAmountLowThreshold`(`bytes`: kotlin.ULong)
+    
+    /**
      * Delivers every message from now on to `listener`, replacing a
      * previous one; `None` stops delivery.
      */
     fun `setListener`(`listener`: DataChannelListener?)
     
     /**
-     * Waits until at most `threshold` bytes are buffered.
+     * Waits until at most `threshold` bytes are buffered: sets the low
+     * threshold to `threshold` and waits for the event (no polling).
      */
     suspend fun `waitBufferedBelow`(`threshold`: kotlin.ULong)
     
@@ -2890,27 +3293,37 @@ open class DataChannel: Disposable, AutoCloseable, DataChannelInterface
 
     
     /**
-     * Bytes sent that the network has not taken yet (back-pressure).
-     */
-    @Throws(RtcgateException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `bufferedAmount`() : kotlin.ULong {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_rtcgate_fn_method_datachannel_buffered_amount(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_rtcgate_rust_future_poll_u64(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_rtcgate_rust_future_complete_u64(future, continuation) },
-        { future -> UniffiLib.ffi_rtcgate_rust_future_free_u64(future) },
-        // lift function
-        { FfiConverterULong.lift(it) },
-        // Error FFI converter
-        RtcgateException.ErrorHandler,
+     * Bytes sent that the network has not taken yet (back-pressure, W3C
+     * `bufferedAmount`). Cheap: an atomic read.
+     */override fun `bufferedAmount`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_rtcgate_fn_method_datachannel_buffered_amount(
+        it,
+        _status)
+}
+    }
     )
     }
+    
+
+    
+    /**
+     * The level at or below which the buffered-amount-low event fires
+     * (W3C `bufferedAmountLowThreshold`, 0 until set).
+     */override fun `bufferedAmountLowThreshold`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_rtcgate_fn_method_datachannel_buffered_amount_low_threshold(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -3013,7 +3426,7 @@ open class DataChannel: Disposable, AutoCloseable, DataChannelInterface
 
     
     /**
-     * Sends a binary message.
+     * Sends a binary message (its bytes are not copied again).
      */
     @Throws(RtcgateException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -3065,6 +3478,50 @@ open class DataChannel: Disposable, AutoCloseable, DataChannelInterface
 
     
     /**
+     * Delivers every buffered-amount-low event from now on to `listener`,
+     * replacing a previous one; `None` stops delivery.
+     */
+    @Throws(RtcgateException::class)override fun `setBufferedAmountLowListener`(`listener`: BufferedAmountLowListener?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(RtcgateException) { _status ->
+    UniffiLib.uniffi_rtcgate_fn_method_datachannel_set_buffered_amount_low_listener(
+        it,
+        
+        FfiConverterOptionalTypeBufferedAmountLowListener.lower(`listener`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Sets the level at or below which the buffered-amount-low event fires.
+     */
+    @Throws(RtcgateException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setBufferedAmountLowThreshold`(`bytes`: kotlin.ULong) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_rtcgate_fn_method_datachannel_set_buffered_amount_low_threshold(
+                uniffiHandle,
+                
+        FfiConverterULong.lower(`bytes`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_rtcgate_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_rtcgate_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_rtcgate_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        RtcgateException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Delivers every message from now on to `listener`, replacing a
      * previous one; `None` stops delivery.
      */
@@ -3083,7 +3540,8 @@ open class DataChannel: Disposable, AutoCloseable, DataChannelInterface
 
     
     /**
-     * Waits until at most `threshold` bytes are buffered.
+     * Waits until at most `threshold` bytes are buffered: sets the low
+     * threshold to `threshold` and waits for the event (no polling).
      */
     @Throws(RtcgateException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -5886,7 +6344,7 @@ data class CallConfig (
     /**
      * The room's token: a room the server has no token for takes the token
      * of the join that creates it; a join with another token (or none) is
-     * refused with `SignallingRejected` (code `WrongToken`).
+     * refused with `SignallingRejected` (code `wrong-token`).
      */
     var `token`: kotlin.String? = null 
     
@@ -7573,7 +8031,7 @@ sealed class RtcgateException: kotlin.Exception() {
     class SignallingRejected(
         
         /**
-         * The protocol's error code.
+         * The protocol's error code, as on the wire (`wrong-token`, `room-full`, …).
          */
         val `code`: kotlin.String, 
         
@@ -7685,6 +8143,21 @@ sealed class RtcgateException: kotlin.Exception() {
     }
     
     /**
+     * A session description or candidate could not be applied (malformed
+     * SDP, wrong signalling state, nothing negotiable).
+     */
+    class Negotiation(
+        
+        /**
+         * What happened.
+         */
+        val `detail`: kotlin.String
+        ) : RtcgateException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
      * A bug in the library (a panic was caught).
      */
     class Internal(
@@ -7742,7 +8215,10 @@ public object FfiConverterTypeRtcgateError : FfiConverterRustBuffer<RtcgateExcep
             8 -> RtcgateException.Io(
                 FfiConverterString.read(buf),
                 )
-            9 -> RtcgateException.Internal(
+            9 -> RtcgateException.Negotiation(
+                FfiConverterString.read(buf),
+                )
+            10 -> RtcgateException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -7788,6 +8264,11 @@ public object FfiConverterTypeRtcgateError : FfiConverterRustBuffer<RtcgateExcep
                 + FfiConverterString.allocationSize(value.`detail`)
             )
             is RtcgateException.Io -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is RtcgateException.Negotiation -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
@@ -7843,8 +8324,13 @@ public object FfiConverterTypeRtcgateError : FfiConverterRustBuffer<RtcgateExcep
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is RtcgateException.Internal -> {
+            is RtcgateException.Negotiation -> {
                 buf.putInt(9)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is RtcgateException.Internal -> {
+                buf.putInt(10)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
@@ -7945,6 +8431,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeBufferedAmountLowListener: FfiConverterRustBuffer<BufferedAmountLowListener?> {
+    override fun read(buf: ByteBuffer): BufferedAmountLowListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeBufferedAmountLowListener.read(buf)
+    }
+
+    override fun allocationSize(value: BufferedAmountLowListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeBufferedAmountLowListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: BufferedAmountLowListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeBufferedAmountLowListener.write(value, buf)
         }
     }
 }

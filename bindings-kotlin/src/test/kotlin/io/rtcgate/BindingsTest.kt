@@ -81,7 +81,43 @@ class BindingsTest {
                     assertTrue(binary.data.contentEquals(byteArrayOf(1, 2, 3, 255.toByte())))
                     atBob.sendText("hello alice")
                     assertEquals(DataMessage.Text("hello alice"), channel.nextMessage())
-                    assertTrue(channel.bufferedAmount() >= 0uL)
+                    // Everything sent so far is acknowledged soon.
+                    withTimeout(10_000) { while (channel.bufferedAmount() > 0uL) delay(10) }
+
+                    // Buffered-amount-low: one listener call per downward crossing.
+                    // Bob stops reading, so the queue builds up behind his closed
+                    // receive window; when he reads again it drains through the threshold.
+                    val threshold = 64uL * 1024uL
+                    channel.setBufferedAmountLowThreshold(threshold)
+                    assertEquals(threshold, channel.bufferedAmountLowThreshold())
+                    atBob.setListener(null)
+                    val chunk = ByteArray(16 * 1024)
+                    var sent = 0
+                    withTimeout(60_000) {
+                        while (channel.bufferedAmount() <= 4uL * threshold) {
+                            channel.send(chunk)
+                            sent++
+                        }
+                    }
+                    // From here the amount only falls: exactly one crossing.
+                    val lows = LowInbox()
+                    channel.setBufferedAmountLowListener(lows)
+                    atBob.setListener(bobMessages)
+                    val amount = lows.amounts.next("buffered amount low", seconds = 60) { it }
+                    assertTrue(amount <= threshold, "the event fired at $amount bytes")
+                    withTimeout(60_000) { while (channel.bufferedAmount() > 0uL) delay(10) }
+                    delay(200)
+                    assertEquals(1, lows.count.get(), "exactly one event: draining on to 0 crosses nothing")
+                    channel.setBufferedAmountLowListener(null)
+                    for (i in 0 until sent) {
+                        val got: DataMessage.Binary = bobMessages.messages.next("chunk $i of $sent at bob") { m ->
+                            (m as? DataMessage.Binary)?.takeIf { b -> b.data.size == chunk.size }
+                        }
+                        assertEquals(chunk.size, got.data.size)
+                    }
+                    // Used again so that it stays reachable while its listener runs:
+                    // a collected DataChannel stops its listener (JNA's cleaner frees it).
+                    assertTrue(atBob.isOpen())
 
                     // Frames: alice pushes synthetic VP8 frames, bob receives them byte-exact.
                     val sender = launch(Dispatchers.IO) {
@@ -140,7 +176,7 @@ class BindingsTest {
                     val refused = assertThrows<RtcgateException.SignallingRejected> {
                         runBlocking { Call.join(server.url(), "locked", "mallory", config, null) }
                     }
-                    assertEquals("WrongToken", refused.code)
+                    assertEquals("wrong-token", refused.code)
                     // The recorder joins the same way and is refused the same way.
                     assertThrows<RtcgateException.SignallingRejected> {
                         runBlocking {

@@ -51,6 +51,16 @@ class FrameInbox : FrameListener {
     override fun onEnded() = frames.put(null)
 }
 
+class LowInbox : BufferedAmountLowListener {
+    val amounts = Inbox<ULong>()
+    /** Events delivered so far. */
+    val count = java.util.concurrent.atomic.AtomicInteger()
+    override fun onBufferedAmountLow(bufferedAmount: ULong) {
+        count.incrementAndGet()
+        amounts.put(bufferedAmount)
+    }
+}
+
 class MessageInbox : DataChannelListener {
     val messages = Inbox<DataMessage?>()
     override fun onMessage(message: DataMessage) = messages.put(message)

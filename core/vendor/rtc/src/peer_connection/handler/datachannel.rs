@@ -471,28 +471,38 @@ impl<'a>
             }
 
             RTCEventInternal::SCTPBufferReleased(_association_handle, stream_id, n_bytes) => {
-                // Pure accounting: SCTP released (acked or abandoned) `n_bytes` of
-                // this channel's outgoing buffer. Decrement the synchronous send
-                // back-pressure counter; do NOT forward the event further.
-                if let Some(dc) = self.data_channels.get_by_stream_mut(&stream_id) {
-                    dc.outstanding_bytes = dc.outstanding_bytes.saturating_sub(n_bytes);
-                }
-            }
-            // The SCTP layer knows only stream ids; the application-facing events name the
-            // channel by handle, like every other event it receives. This is the layer that
-            // owns the mapping, so the translation happens here.
-            RTCEventInternal::SCTPBufferedAmountLow(_association_handle, stream_id) => {
-                if let Some(channel_id) = self.data_channels.handle_of_stream(&stream_id) {
-                    self.ctx.event_outs.push_back(TaggedRTCEventInternal {
-                        now,
-                        event: RTCEventInternal::RTCPeerConnectionEvent(
-                            RTCPeerConnectionEvent::OnDataChannel(
-                                RTCDataChannelEvent::OnBufferedAmountLow(channel_id),
+                // SCTP released (acked or abandoned) `n_bytes` of this channel's outgoing
+                // buffer. Decrement the synchronous send back-pressure counter, and fire
+                // `bufferedamountlow` when this release takes it from above the low
+                // threshold to at or below it (rtcgate patch: the event follows the same
+                // counter as `outstanding_bytes`, so a sender that waits for the event
+                // finds the amount it reads at or below the threshold).
+                let channel_id = self.data_channels.handle_of_stream(&stream_id);
+                if let (Some(dc), Some(channel_id)) =
+                    (self.data_channels.get_by_stream_mut(&stream_id), channel_id)
+                {
+                    let before = dc.outstanding_bytes.get();
+                    dc.outstanding_bytes.release(n_bytes);
+                    let after = dc.outstanding_bytes.get();
+                    let threshold = dc.buffered_amount_low_threshold as usize;
+                    if before > threshold && after <= threshold {
+                        self.ctx.event_outs.push_back(TaggedRTCEventInternal {
+                            now,
+                            event: RTCEventInternal::RTCPeerConnectionEvent(
+                                RTCPeerConnectionEvent::OnDataChannel(
+                                    RTCDataChannelEvent::OnBufferedAmountLow(channel_id),
+                                ),
                             ),
-                        ),
-                    });
+                        });
+                    }
                 }
             }
+            // SCTP's own low event follows the SCTP stream's buffered amount, which
+            // reaches the threshold before `outstanding_bytes` does while messages are
+            // still on their way into the stream: a sender woken by it would read an
+            // amount above the threshold and wait for an event that never comes. The
+            // event is raised from `SCTPBufferReleased` above instead (rtcgate patch).
+            RTCEventInternal::SCTPBufferedAmountLow(_association_handle, _stream_id) => {}
 
             RTCEventInternal::SCTPBufferedAmountHigh(_association_handle, stream_id) => {
                 if let Some(channel_id) = self.data_channels.handle_of_stream(&stream_id) {
@@ -670,6 +680,57 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// `bufferedamountlow` fires from the outstanding-bytes counter, once per downward
+    /// crossing of the low threshold, and never from SCTP's own stream-level event
+    /// (rtcgate patch).
+    #[test]
+    fn buffered_amount_low_follows_outstanding_bytes() {
+        let now = Instant::now();
+        let mut ctx = DataChannelHandlerContext::new(now);
+        let mut dc = negotiated_channel(1);
+        dc.buffered_amount_low_threshold = 1000;
+        dc.outstanding_bytes.add(3000);
+        let (mut data_channels, handles) = registry(vec![dc]);
+        let handle = handles[0];
+        let mut stats = RTCStatsAccumulator::new();
+        let mut handler = DataChannelHandler::new(
+            &mut ctx,
+            &mut data_channels,
+            &mut stats,
+            None,
+            RTCDtlsRole::Server,
+            None,
+        );
+        let low_events = |handler: &mut DataChannelHandler<'_>, event| {
+            handler
+                .handle_event(TaggedRTCEventInternal { now, event })
+                .unwrap();
+            let mut fired = Vec::new();
+            while let Some(out) = handler.ctx.event_outs.pop_front() {
+                if let RTCEventInternal::RTCPeerConnectionEvent(
+                    RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnBufferedAmountLow(id)),
+                ) = out.event
+                {
+                    fired.push(id);
+                }
+            }
+            fired
+        };
+        // SCTP's stream may reach the threshold first: its event is not forwarded.
+        assert!(low_events(&mut handler, RTCEventInternal::SCTPBufferedAmountLow(0, 1)).is_empty());
+        // 3000 -> 1500: still above.
+        assert!(low_events(&mut handler, RTCEventInternal::SCTPBufferReleased(0, 1, 1500)).is_empty());
+        // 1500 -> 1000: at the threshold, the crossing.
+        assert_eq!(
+            low_events(&mut handler, RTCEventInternal::SCTPBufferReleased(0, 1, 500)),
+            vec![handle]
+        );
+        // 1000 -> 0: already at or below, no second event.
+        assert!(low_events(&mut handler, RTCEventInternal::SCTPBufferReleased(0, 1, 1000)).is_empty());
+        drop(handler);
+        assert_eq!(data_channels.get(&handle).unwrap().outstanding_bytes.get(), 0);
     }
 
     /// An in-band channel is dialed at `SCTPHandshakeComplete` but stays
