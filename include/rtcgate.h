@@ -77,6 +77,11 @@ typedef enum {
   // The signalling session ended (no new members will be seen):
   // `message` (or NULL).
   RTCGATE_CALL_EVENT_SIGNALLING_CLOSED = 9,
+  // A member's track keeps receiving packets but gave no usable frame for
+  // about a second (lost or undecodable frames; video asks for a keyframe):
+  // `member_id`, `track_id`, `remote_track`, `message` (what was dropped
+  // and why). Once per stall.
+  RTCGATE_CALL_EVENT_TRACK_STALLED = 10,
 } rtcgate_call_event_type;
 
 // State of the connection with one member.
@@ -111,6 +116,11 @@ typedef enum {
   // `member_id`, `member_name`, `path`, `codecs`, figures, `message` (the
   // error that ended it early, or NULL).
   RTCGATE_RECORDER_EVENT_FINISHED = 6,
+  // A track keeps receiving packets but gave no usable frame for about a
+  // second (the file has a hole there; video asks for a keyframe):
+  // `member_id`, `track_id`, `message` (what was dropped and why),
+  // `duration_us` (how long so far), `frames_dropped_*` (the track's).
+  RTCGATE_RECORDER_EVENT_TRACK_STALLED = 7,
 } rtcgate_recorder_event_type;
 
 // Media codecs (encoded media in and out; no transcoding).
@@ -327,6 +337,9 @@ typedef struct {
   const char *folder;
   // How long a missing packet is waited for, in ms; 0: 200.
   int latency_ms;
+  // How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
+  // lowest (1: the lowest resolution only); 0: all the sender sends.
+  int spatial_layers;
 } rtcgate_recorder_config;
 
 // One recorder event. Pointers are owned by the library and valid only
@@ -349,6 +362,12 @@ typedef struct {
   uint64_t dropped_frames;
   uint64_t keyframe_requests;
   bool storage_full;
+  // Frames left out because a packet could not be depacketized.
+  uint64_t frames_dropped_depacketization;
+  // Frames left out because packets of theirs were lost.
+  uint64_t frames_dropped_incomplete;
+  // Times a track stalled (see `RTCGATE_RECORDER_EVENT_TRACK_STALLED`).
+  uint64_t stalls;
 } rtcgate_recorder_event;
 
 // Receives a recorder's events in order on a library thread.
@@ -581,6 +600,18 @@ int rtcgate_data_channel_destroy(rtcgate_data_channel channel);
 rtcgate_local_track rtcgate_local_track_create(int codec,
                                                const char *track_id,
                                                const char *stream_id);
+
+// Creates an H.264 track announcing `profile_level_id` (six hex digits, as
+// SDP's `profile-level-id`: `42e01f` constrained baseline, `4d001f` main,
+// `64001f` high, …): set it to what the encoder makes (its SPS bytes 1–3).
+// `rtcgate_local_track_create` with `RTCGATE_CODEC_H264` announces
+// `42e01f`. A member whose peer cannot decode the profile does not get the
+// track (an `RTCGATE_CALL_EVENT_ERROR` names what it decodes). Returns the
+// handle (> 0) or a negative error code (`RTCGATE_ERR_UNSUPPORTED` for a
+// profile rtcgate does not negotiate).
+rtcgate_local_track rtcgate_local_track_create_h264(const char *profile_level_id,
+                                                    const char *track_id,
+                                                    const char *stream_id);
 
 // Sends one encoded sample (`size` bytes at `data`, copied before the
 // function returns) with its presentation time in microseconds (from any

@@ -549,9 +549,19 @@ void uniffi_rtcgate_fn_free_localtrack(uint64_t handle, RustCallStatus *_Nonnull
 uint64_t uniffi_rtcgate_fn_constructor_localtrack_new(RustBuffer codec, RustBuffer id, RustBuffer stream_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_CONSTRUCTOR_LOCALTRACK_NEW_H264
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_CONSTRUCTOR_LOCALTRACK_NEW_H264
+uint64_t uniffi_rtcgate_fn_constructor_localtrack_new_h264(RustBuffer profile_level_id, RustBuffer id, RustBuffer stream_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_LOCALTRACK_CODEC
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_LOCALTRACK_CODEC
 RustBuffer uniffi_rtcgate_fn_method_localtrack_codec(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_LOCALTRACK_H264_PROFILE_LEVEL_ID
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_LOCALTRACK_H264_PROFILE_LEVEL_ID
+RustBuffer uniffi_rtcgate_fn_method_localtrack_h264_profile_level_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_LOCALTRACK_ID
@@ -672,6 +682,11 @@ void uniffi_rtcgate_fn_free_remotetrack(uint64_t handle, RustCallStatus *_Nonnul
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_REMOTETRACK_CODEC
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_REMOTETRACK_CODEC
 RustBuffer uniffi_rtcgate_fn_method_remotetrack_codec(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_REMOTETRACK_FRAME_DROPS
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_REMOTETRACK_FRAME_DROPS
+RustBuffer uniffi_rtcgate_fn_method_remotetrack_frame_drops(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_FN_METHOD_REMOTETRACK_ID
@@ -1172,6 +1187,12 @@ uint16_t uniffi_rtcgate_checksum_method_localtrack_codec(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_LOCALTRACK_H264_PROFILE_LEVEL_ID
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_LOCALTRACK_H264_PROFILE_LEVEL_ID
+uint16_t uniffi_rtcgate_checksum_method_localtrack_h264_profile_level_id(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_LOCALTRACK_ID
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_LOCALTRACK_ID
 uint16_t uniffi_rtcgate_checksum_method_localtrack_id(void
@@ -1241,6 +1262,12 @@ uint16_t uniffi_rtcgate_checksum_method_framelistener_on_ended(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_REMOTETRACK_CODEC
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_REMOTETRACK_CODEC
 uint16_t uniffi_rtcgate_checksum_method_remotetrack_codec(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_REMOTETRACK_FRAME_DROPS
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_METHOD_REMOTETRACK_FRAME_DROPS
+uint16_t uniffi_rtcgate_checksum_method_remotetrack_frame_drops(void
     
 );
 #endif
@@ -1319,6 +1346,12 @@ uint16_t uniffi_rtcgate_checksum_constructor_call_join(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_CONSTRUCTOR_LOCALTRACK_NEW
 #define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_CONSTRUCTOR_LOCALTRACK_NEW
 uint16_t uniffi_rtcgate_checksum_constructor_localtrack_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_CONSTRUCTOR_LOCALTRACK_NEW_H264
+#define UNIFFI_FFIDEF_UNIFFI_RTCGATE_CHECKSUM_CONSTRUCTOR_LOCALTRACK_NEW_H264
+uint16_t uniffi_rtcgate_checksum_constructor_localtrack_new_h264(void
     
 );
 #endif

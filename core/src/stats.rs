@@ -7,6 +7,7 @@ use serde::Serialize;
 use webrtc::peer_connection::{RTCStatsReport, RTCStatsReportEntry, StatsSelector};
 
 use crate::call::ConnectionState;
+use crate::media::{FrameDrops, RemoteTrack};
 use crate::signalling::MemberInfo;
 
 /// Statistics of a whole call.
@@ -67,6 +68,15 @@ pub struct InboundTrackStats {
     pub jitter_ms: f64,
     /// Receive bitrate since the previous snapshot, bits per second.
     pub bitrate_bps: f64,
+    /// Id of the remote track the stream feeds (`None` for a stream rtcgate
+    /// has no track for, such as an unsupported codec).
+    pub track_id: Option<String>,
+    /// Frames reassembled from the stream.
+    pub frames: u64,
+    /// Frames a decoder could not use, by cause.
+    pub frame_drops: FrameDrops,
+    /// Times the track stalled (packets arriving, no usable frame for about a second).
+    pub stalls: u64,
 }
 
 /// A sent RTP stream.
@@ -130,13 +140,27 @@ pub(crate) async fn collect_member_stats(link: &crate::call::peer::PeerLink) -> 
         .get_stats(now, StatsSelector::None)
         .await;
     let mut meter = link.bitrate_meter();
-    summarise(
+    let mut stats = summarise(
         link.member().clone(),
         state_name(link.state()),
         &report,
         &mut meter,
         now,
-    )
+    );
+    add_track_health(&mut stats.inbound, &link.remote_tracks());
+    stats
+}
+
+/// Fills in what rtcgate's own receive path knows about each stream.
+fn add_track_health(inbound: &mut [InboundTrackStats], tracks: &[RemoteTrack]) {
+    for stream in inbound {
+        if let Some(track) = tracks.iter().find(|t| t.ssrc() == stream.ssrc) {
+            stream.track_id = Some(track.id().to_owned());
+            stream.frames = track.stats().frames;
+            stream.frame_drops = track.frame_drops();
+            stream.stalls = track.stalls();
+        }
+    }
 }
 
 fn summarise(
@@ -161,6 +185,10 @@ fn summarise(
                 jitter_ms: received.jitter * 1000.0
                     / clock_rate(&received.rtp_stream_stats.kind.to_string()),
                 bitrate_bps: meter.rate((true, ssrc), s.bytes_received, now),
+                track_id: None,
+                frames: 0,
+                frame_drops: FrameDrops::default(),
+                stalls: 0,
             }
         })
         .collect();

@@ -292,6 +292,61 @@ async fn track_added_mid_call_renegotiates_and_removal_ends_it() {
     server.shutdown().await;
 }
 
+/// A video track whose packets keep arriving but cannot be depacketized
+/// (synthetic frames that are not VP9, on a VP9 track): the receiver reports
+/// the stall (event, counters in the track and in the call's stats) and asks
+/// the sender for keyframes, which reach the sender's application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_track_giving_no_usable_frames_is_reported_and_asks_for_keyframes() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let (alice, _alice_events) = join(&server, "stall", "alice").await;
+    let (bob, mut bob_events) = join(&server, "stall", "bob").await;
+    let video = LocalTrack::new(Codec::Vp9, "not-vp9", "alice").unwrap();
+    alice.add_track(&video).await.unwrap();
+    let sender = spawn_sender(video.clone(), 10_000);
+    let report = next_matching(&mut bob_events, "a stall report", |e| match e {
+        CallEvent::TrackStalled(report) => Some(report.clone()),
+        _ => None,
+    })
+    .await;
+    eprintln!("{report}");
+    assert_eq!(
+        (report.track_id.as_str(), report.codec),
+        ("not-vp9", Codec::Vp9)
+    );
+    assert!(report.duration >= Duration::from_secs(1), "{report:?}");
+    assert!(report.packets > 10, "{report:?}");
+    assert!(report.drops.depacketization > 10, "{report:?}");
+    assert!(
+        report.last_error.as_deref().unwrap_or("").contains("VP9"),
+        "{report:?}"
+    );
+    within(20, "a keyframe request at the sender", async {
+        while video.keyframe_requests() == 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let stats = bob.stats().await;
+    let stream = stats
+        .members
+        .iter()
+        .flat_map(|m| &m.inbound)
+        .find(|s| s.track_id.as_deref() == Some("not-vp9"))
+        .expect("the track's stream in the stats");
+    assert_eq!(stream.frames, 0);
+    assert!(
+        stream.frame_drops.depacketization > 10 && stream.stalls == 1,
+        "{stream:?}"
+    );
+    sender.abort();
+    alice.leave().await.unwrap();
+    bob.leave().await.unwrap();
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_offers_do_not_deadlock() {
     init_logging();

@@ -54,6 +54,32 @@
     return `${scheme}//${location.host}/ws`;
   }
 
+  // Optional sending codec and layering: `?vcodec=VP9` (or VP8, AV1, H264),
+  // `&vprofile=42e01f` (H.264 profile-level-id, or VP9 profile-id), and
+  // `&svc=L3T3_KEY` (a scalabilityMode); the browser's defaults otherwise.
+  const videoCodec = params.get('vcodec');
+  const videoProfile = params.get('vprofile');
+  const scalabilityMode = params.get('svc');
+
+  /** The browser's send codecs ordered by `?vcodec=`/`?vprofile=` (RTX etc. kept after). */
+  function preferredCodecs() {
+    const caps = RTCRtpSender.getCapabilities('video');
+    if (!caps || !videoCodec) return null;
+    const wanted = (c) => {
+      if (c.mimeType.toLowerCase() !== `video/${videoCodec.toLowerCase()}`) return false;
+      if (!videoProfile) return true;
+      const fmtp = c.sdpFmtpLine || '';
+      return fmtp.includes(`profile-level-id=${videoProfile}`) || fmtp.includes(`profile-id=${videoProfile}`);
+    };
+    const first = caps.codecs.filter(wanted);
+    if (first.length === 0) {
+      console.warn(`rtcgate: no send codec matches vcodec=${videoCodec} vprofile=${videoProfile}`);
+      return null;
+    }
+    const helpers = caps.codecs.filter((c) => /\/(rtx|red|ulpfec|flexfec-03)$/i.test(c.mimeType));
+    return [...first, ...helpers];
+  }
+
   function iceServers() {
     // Optional `?ice=stun:host:3478,turn:...` (no credentials); none by default.
     const list = (params.get('ice') || '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -328,11 +354,16 @@
   async function startLocalMedia() {
     localStream = null;
     const md = navigator.mediaDevices;
-    if (!md || !md.getUserMedia) {
+    if (params.get('media') === 'receive') {
+      // `?media=receive`: a viewer, sending nothing.
+    } else if (!md || !md.getUserMedia) {
       // Not a secure context (plain http on a non-localhost address) or no support.
       console.warn('rtcgate: getUserMedia unavailable (needs https or localhost); receive-only');
     } else {
-      for (const constraints of [{ audio: true, video: true }, { video: true }, { audio: true }]) {
+      // `?video=1280x720` asks the camera for that size.
+      const [width, height] = (params.get('video') || '').split('x').map(Number);
+      const video = width > 0 && height > 0 ? { width: { exact: width }, height: { exact: height } } : true;
+      for (const constraints of [{ audio: true, video }, { video }, { audio: true }]) {
         try {
           localStream = await md.getUserMedia(constraints);
           break;
@@ -444,7 +475,17 @@
     showState();
 
     if (localStream) {
-      for (const track of localStream.getTracks()) pc.addTrack(track, localStream);
+      for (const track of localStream.getTracks()) {
+        if (track.kind === 'video' && (videoCodec || scalabilityMode)) {
+          const init = { direction: 'sendrecv', streams: [localStream] };
+          if (scalabilityMode) init.sendEncodings = [{ scalabilityMode }];
+          const transceiver = pc.addTransceiver(track, init);
+          const codecs = preferredCodecs();
+          if (codecs) transceiver.setCodecPreferences(codecs);
+        } else {
+          pc.addTrack(track, localStream);
+        }
+      }
     }
     for (const kind of ['audio', 'video']) {
       if (!localStream || localStream.getTracks().every((t) => t.kind !== kind)) {
@@ -653,7 +694,8 @@
     const s = {
       inboundVideoBytes: 0, inboundAudioBytes: 0, framesDecoded: 0, framesReceived: 0,
       outboundVideoBytes: 0, outboundAudioBytes: 0, packetsLost: 0, packetsReceived: 0,
-      videoCodec: null, audioCodec: null, frameWidth: 0, frameHeight: 0, candidatePair: null,
+      videoCodec: null, videoFmtp: null, audioCodec: null, frameWidth: 0, frameHeight: 0, candidatePair: null,
+      outboundVideo: null,
     };
     const report = await peer.pc.getStats();
     const byId = new Map();
@@ -667,7 +709,10 @@
           s.framesReceived += r.framesReceived || 0;
           s.frameWidth = Math.max(s.frameWidth, r.frameWidth || 0);
           s.frameHeight = Math.max(s.frameHeight, r.frameHeight || 0);
-          if (codec) s.videoCodec = codec.mimeType;
+          if (codec) {
+            s.videoCodec = codec.mimeType;
+            s.videoFmtp = codec.sdpFmtpLine || '';
+          }
         } else if (r.kind === 'audio') {
           s.inboundAudioBytes += r.bytesReceived || 0;
           if (codec) s.audioCodec = codec.mimeType;
@@ -675,8 +720,23 @@
         s.packetsLost += r.packetsLost || 0;
         s.packetsReceived += r.packetsReceived || 0;
       } else if (r.type === 'outbound-rtp') {
-        if (r.kind === 'video') s.outboundVideoBytes += r.bytesSent || 0;
-        else if (r.kind === 'audio') s.outboundAudioBytes += r.bytesSent || 0;
+        if (r.kind === 'video') {
+          s.outboundVideoBytes += r.bytesSent || 0;
+          const codec = r.codecId && byId.get(r.codecId);
+          s.outboundVideo = {
+            codec: codec ? codec.mimeType : null,
+            sdpFmtpLine: codec ? codec.sdpFmtpLine || '' : '',
+            scalabilityMode: r.scalabilityMode || null,
+            encoderImplementation: r.encoderImplementation || null,
+            framesEncoded: r.framesEncoded || 0,
+            framesSent: r.framesSent || 0,
+            keyFramesEncoded: r.keyFramesEncoded || 0,
+            frameWidth: r.frameWidth || 0,
+            frameHeight: r.frameHeight || 0,
+            pliCount: r.pliCount || 0,
+            qualityLimitationReason: r.qualityLimitationReason || null,
+          };
+        } else if (r.kind === 'audio') s.outboundAudioBytes += r.bytesSent || 0;
       } else if (r.type === 'transport' && r.selectedCandidatePairId) {
         const pair = byId.get(r.selectedCandidatePairId);
         if (pair) {

@@ -98,6 +98,11 @@ pub enum rtcgate_call_event_type {
     /// The signalling session ended (no new members will be seen):
     /// `message` (or NULL).
     RTCGATE_CALL_EVENT_SIGNALLING_CLOSED = 9,
+    /// A member's track keeps receiving packets but gave no usable frame for
+    /// about a second (lost or undecodable frames; video asks for a keyframe):
+    /// `member_id`, `track_id`, `remote_track`, `message` (what was dropped
+    /// and why). Once per stall.
+    RTCGATE_CALL_EVENT_TRACK_STALLED = 10,
 }
 
 /// One call event. Every pointer in it is owned by the library and valid
@@ -320,6 +325,15 @@ async fn prepare(object: &CallObj, event: CallEvent) -> Option<Prepared> {
         CallEvent::SignallingClosed(reason) => {
             p.kind = RTCGATE_CALL_EVENT_SIGNALLING_CLOSED;
             p.strings.message = reason.as_deref().and_then(c);
+        }
+        CallEvent::TrackStalled(report) => {
+            p.kind = RTCGATE_CALL_EVENT_TRACK_STALLED;
+            p.remote_track = object
+                .find_child(Kind::RemoteTrack, &report.member, &report.track_id)
+                .unwrap_or(0);
+            p.strings.member_id = c(&report.member);
+            p.strings.track_id = c(&report.track_id);
+            p.strings.message = c(&report.to_string());
         }
         _ => return None,
     }

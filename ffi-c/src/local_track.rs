@@ -4,6 +4,7 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use rtcgate_core::media::H264Profile;
 use rtcgate_core::{LocalTrack, MediaSample};
 use tokio::task::JoinHandle;
 
@@ -70,6 +71,40 @@ pub extern "C" fn rtcgate_local_track_create(
             )
         };
         let track = LocalTrack::new(codec, id, stream)?;
+        handles::insert(Arc::new(LocalTrackObj {
+            track,
+            gate: Gate::new(None),
+            pump: Mutex::new(None),
+        }))
+    })
+}
+
+/// Creates an H.264 track announcing `profile_level_id` (six hex digits, as
+/// SDP's `profile-level-id`: `42e01f` constrained baseline, `4d001f` main,
+/// `64001f` high, …): set it to what the encoder makes (its SPS bytes 1–3).
+/// `rtcgate_local_track_create` with `RTCGATE_CODEC_H264` announces
+/// `42e01f`. A member whose peer cannot decode the profile does not get the
+/// track (an `RTCGATE_CALL_EVENT_ERROR` names what it decodes). Returns the
+/// handle (> 0) or a negative error code (`RTCGATE_ERR_UNSUPPORTED` for a
+/// profile rtcgate does not negotiate).
+#[unsafe(no_mangle)]
+pub extern "C" fn rtcgate_local_track_create_h264(
+    profile_level_id: *const c_char,
+    track_id: *const c_char,
+    stream_id: *const c_char,
+) -> rtcgate_local_track {
+    guard::int(|| {
+        runtime::ensure_running()?;
+        // SAFETY: NUL-terminated strings or NULL per the API contract.
+        let (profile, id, stream) = unsafe {
+            (
+                strings::non_empty(profile_level_id, "profile_level_id")?,
+                strings::non_empty(track_id, "track_id")?,
+                strings::non_empty(stream_id, "stream_id")?,
+            )
+        };
+        let profile: H264Profile = profile.parse()?;
+        let track = LocalTrack::h264(profile, id, stream)?;
         handles::insert(Arc::new(LocalTrackObj {
             track,
             gate: Gate::new(None),

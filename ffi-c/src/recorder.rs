@@ -33,6 +33,9 @@ pub struct rtcgate_recorder_config {
     pub folder: *const c_char,
     /// How long a missing packet is waited for, in ms; 0: 200.
     pub latency_ms: c_int,
+    /// How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
+    /// lowest (1: the lowest resolution only); 0: all the sender sends.
+    pub spatial_layers: c_int,
 }
 
 /// What a recorder event reports (`rtcgate_recorder_event.type`).
@@ -57,12 +60,17 @@ pub enum rtcgate_recorder_event_type {
     /// `member_id`, `member_name`, `path`, `codecs`, figures, `message` (the
     /// error that ended it early, or NULL).
     RTCGATE_RECORDER_EVENT_FINISHED = 6,
+    /// A track keeps receiving packets but gave no usable frame for about a
+    /// second (the file has a hole there; video asks for a keyframe):
+    /// `member_id`, `track_id`, `message` (what was dropped and why),
+    /// `duration_us` (how long so far), `frames_dropped_*` (the track's).
+    RTCGATE_RECORDER_EVENT_TRACK_STALLED = 7,
 }
 
 /// One recorder event. Pointers are owned by the library and valid only
 /// during the callback; fields that do not apply are NULL or 0.
 ///
-/// cbindgen:field-names=[type, member_id, member_name, path, codecs, track_id, message, duration_us, bytes, frames, gaps, dropped_frames, keyframe_requests, storage_full]
+/// cbindgen:field-names=[type, member_id, member_name, path, codecs, track_id, message, duration_us, bytes, frames, gaps, dropped_frames, keyframe_requests, storage_full, frames_dropped_depacketization, frames_dropped_incomplete, stalls]
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct rtcgate_recorder_event {
@@ -82,6 +90,12 @@ pub struct rtcgate_recorder_event {
     pub dropped_frames: u64,
     pub keyframe_requests: u64,
     pub storage_full: bool,
+    /// Frames left out because a packet could not be depacketized.
+    pub frames_dropped_depacketization: u64,
+    /// Frames left out because packets of theirs were lost.
+    pub frames_dropped_incomplete: u64,
+    /// Times a track stalled (see `RTCGATE_RECORDER_EVENT_TRACK_STALLED`).
+    pub stalls: u64,
 }
 
 /// Receives a recorder's events in order on a library thread.
@@ -170,6 +184,9 @@ fn blank(kind: rtcgate_recorder_event_type) -> rtcgate_recorder_event {
         dropped_frames: 0,
         keyframe_requests: 0,
         storage_full: false,
+        frames_dropped_depacketization: 0,
+        frames_dropped_incomplete: 0,
+        stalls: 0,
     }
 }
 
@@ -190,6 +207,9 @@ fn progress_into(
     e.gaps = progress.gaps;
     e.dropped_frames = progress.dropped_frames;
     e.keyframe_requests = progress.keyframe_requests;
+    e.frames_dropped_depacketization = progress.frame_drops.depacketization;
+    e.frames_dropped_incomplete = progress.frame_drops.incomplete;
+    e.stalls = progress.stalls;
 }
 
 /// Converts an event; the strings live in the returned `Owned`.
@@ -246,6 +266,17 @@ fn convert(event: &RecorderEvent) -> Option<(rtcgate_recorder_event, Owned)> {
             owned.message = c(message);
             let mut e = blank(RTCGATE_RECORDER_EVENT_WRITE_FAILED);
             e.storage_full = *kind == std::io::ErrorKind::StorageFull;
+            e
+        }
+        RecorderEvent::TrackStalled(report) => {
+            owned.member_id = c(&report.member);
+            owned.track_id = c(&report.track_id);
+            owned.message = c(&report.to_string());
+            let mut e = blank(RTCGATE_RECORDER_EVENT_TRACK_STALLED);
+            e.duration_us = micros(report.duration);
+            e.frames_dropped_depacketization = report.drops.depacketization;
+            e.frames_dropped_incomplete = report.drops.incomplete;
+            e.dropped_frames = report.drops.waiting_for_keyframe;
             e
         }
         RecorderEvent::Finished(summary) => {
@@ -307,6 +338,16 @@ fn start(
             ));
         }
     }
+    options.spatial_layers = match config.spatial_layers {
+        0 => None,
+        n @ 1..=8 => Some(n as u8),
+        _ => {
+            return Err(Failure::new(
+                rtcgate_error::RTCGATE_ERR_INVALID,
+                "spatial_layers must be 0 (all) to 8",
+            ));
+        }
+    };
     let (recorder, events) = runtime::block_on_timeout(
         join.timeout,
         Recorder::join_with(join.signaller, join.request, join.options, options),

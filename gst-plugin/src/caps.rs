@@ -1,7 +1,7 @@
 //! Encoded caps of the codecs rtcgate carries, both ways.
 
 use rtcgate_core::Codec;
-use rtcgate_core::media::picture_size;
+use rtcgate_core::media::{H264Profile, picture_size};
 
 /// Caps of encoded `codec` as rtcgatesrc produces them (no picture size).
 pub(crate) fn codec_caps(codec: Codec) -> gst::Caps {
@@ -75,6 +75,14 @@ pub(crate) fn sink_caps(kind: rtcgate_core::MediaKind) -> gst::Caps {
         });
     }
     caps
+}
+
+/// The H.264 profile and level negotiated caps name (`profile=high`,
+/// `level=4`), when they name one.
+pub(crate) fn h264_profile(caps: &gst::CapsRef) -> Option<H264Profile> {
+    let s = caps.structure(0)?;
+    let profile = s.get::<&str>("profile").ok()?;
+    H264Profile::from_names(profile, s.get::<&str>("level").ok())
 }
 
 /// The codec of negotiated caps.

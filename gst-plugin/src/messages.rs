@@ -4,6 +4,7 @@
 //! `rtcgate/<what>` (see `docs/gst-plugin.md`).
 
 use gst::prelude::*;
+use rtcgate_core::media::StallReport;
 use rtcgate_core::signalling::{MemberInfo, MemberMeta};
 use tokio::sync::{broadcast, watch};
 
@@ -22,6 +23,34 @@ pub(crate) fn post(element: &impl IsA<gst::Element>, name: &str, fields: &[(&str
 /// `rtcgate/joined`: we are in the room.
 pub(crate) fn joined(element: &impl IsA<gst::Element>, room: &str, self_id: &str) {
     post(element, "joined", &[("room", room), ("self-id", self_id)]);
+}
+
+/// `rtcgate/track-stalled`: a member's track receives packets but gave no
+/// usable frame for about a second (`member-id`, `track-id`, `codec`,
+/// `duration-ms`, `packets`, `dropped-depacketization`, `dropped-incomplete`,
+/// `dropped-waiting-for-keyframe`, `message`).
+pub(crate) fn track_stalled(element: &impl IsA<gst::Element>, report: &StallReport) {
+    let s = gst::Structure::builder("rtcgate/track-stalled")
+        .field("member-id", report.member.as_str())
+        .field("track-id", report.track_id.as_str())
+        .field("codec", report.codec.name())
+        .field(
+            "duration-ms",
+            u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+        )
+        .field("packets", report.packets)
+        .field("dropped-depacketization", report.drops.depacketization)
+        .field("dropped-incomplete", report.drops.incomplete)
+        .field(
+            "dropped-waiting-for-keyframe",
+            report.drops.waiting_for_keyframe,
+        )
+        .field("message", report.to_string())
+        .build();
+    let message = gst::message::Element::builder(s)
+        .src(element.as_ref())
+        .build();
+    let _ = element.as_ref().post_message(message);
 }
 
 /// `rtcgate/member-joined` or `rtcgate/member-left`.

@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
     typealias FfiType = UInt16
     typealias SwiftType = UInt16
@@ -2275,6 +2291,11 @@ public protocol LocalTrackProtocol: AnyObject, Sendable {
     func codec()  -> Codec
     
     /**
+     * The H.264 `profile-level-id` the track announces (`None` for other codecs).
+     */
+    func h264ProfileLevelId()  -> String?
+    
+    /**
      * The track id.
      */
     func id()  -> String
@@ -2388,6 +2409,23 @@ public convenience init(codec: Codec, id: String, streamId: String)throws  {
     }
 
     
+    /**
+     * A new H.264 track announcing `profile_level_id` (six hex digits:
+     * `42e01f` constrained baseline, the default of `new`; `4d001f` main;
+     * `64001f` high; …): what the encoder makes. A member whose peer cannot
+     * decode it does not get the track (`CallEvent.Error` names what it decodes).
+     */
+public static func newH264(profileLevelId: String, id: String, streamId: String)throws  -> LocalTrack  {
+    return try  FfiConverterTypeLocalTrack_lift(try rustCallWithError(FfiConverterTypeRtcgateError_lift) {
+        uniffiCallStatus in
+    uniffi_rtcgate_fn_constructor_localtrack_new_h264(
+        FfiConverterString.lower(profileLevelId),
+        FfiConverterString.lower(id),
+        FfiConverterString.lower(streamId),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -2397,6 +2435,18 @@ open func codec() -> Codec  {
     return try!  FfiConverterTypeCodec_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_rtcgate_fn_method_localtrack_codec(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The H.264 `profile-level-id` the track announces (`None` for other codecs).
+     */
+open func h264ProfileLevelId() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_rtcgate_fn_method_localtrack_h264_profile_level_id(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -2965,6 +3015,11 @@ public protocol RemoteTrackProtocol: AnyObject, Sendable {
     func codec()  -> Codec
     
     /**
+     * Frames left out so far, by cause.
+     */
+    func frameDrops()  -> FrameDrops
+    
+    /**
      * The track id (the sender's `msid` track id).
      */
     func id()  -> String
@@ -3070,6 +3125,18 @@ open func codec() -> Codec  {
     return try!  FfiConverterTypeCodec_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_rtcgate_fn_method_remotetrack_codec(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Frames left out so far, by cause.
+     */
+open func frameDrops() -> FrameDrops  {
+    return try!  FfiConverterTypeFrameDrops_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_rtcgate_fn_method_remotetrack_frame_drops(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -3749,6 +3816,85 @@ public func FfiConverterTypeFrame_lower(_ value: Frame) -> RustBuffer {
 
 
 /**
+ * Frames a receiver could not use, by cause.
+ */
+public struct FrameDrops: Equatable, Hashable {
+    /**
+     * A packet of the frame could not be depacketized.
+     */
+    public var depacketization: UInt64
+    /**
+     * Packets of the frame were lost.
+     */
+    public var incomplete: UInt64
+    /**
+     * Video frames that could not be decoded until the next keyframe.
+     */
+    public var waitingForKeyframe: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * A packet of the frame could not be depacketized.
+         */depacketization: UInt64, 
+        /**
+         * Packets of the frame were lost.
+         */incomplete: UInt64, 
+        /**
+         * Video frames that could not be decoded until the next keyframe.
+         */waitingForKeyframe: UInt64) {
+        self.depacketization = depacketization
+        self.incomplete = incomplete
+        self.waitingForKeyframe = waitingForKeyframe
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FrameDrops: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFrameDrops: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FrameDrops {
+        return
+            try FrameDrops(
+                depacketization: FfiConverterUInt64.read(from: &buf), 
+                incomplete: FfiConverterUInt64.read(from: &buf), 
+                waitingForKeyframe: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FrameDrops, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.depacketization, into: &buf)
+        FfiConverterUInt64.write(value.incomplete, into: &buf)
+        FfiConverterUInt64.write(value.waitingForKeyframe, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFrameDrops_lift(_ buf: RustBuffer) throws -> FrameDrops {
+    return try FfiConverterTypeFrameDrops.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFrameDrops_lower(_ value: FrameDrops) -> RustBuffer {
+    return FfiConverterTypeFrameDrops.lower(value)
+}
+
+
+/**
  * A STUN or TURN server.
  */
 public struct IceServerConfig: Equatable, Hashable {
@@ -3988,6 +4134,11 @@ public struct RecorderConfig: Equatable, Hashable {
      * How long a missing packet is waited for before writing without it, ms.
      */
     public var latencyMs: UInt32
+    /**
+     * How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
+     * lowest (1: the lowest resolution only); `None`: all the sender sends.
+     */
+    public var spatialLayers: UInt8?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3998,9 +4149,14 @@ public struct RecorderConfig: Equatable, Hashable {
          */folder: String, 
         /**
          * How long a missing packet is waited for before writing without it, ms.
-         */latencyMs: UInt32 = UInt32(200)) {
+         */latencyMs: UInt32 = UInt32(200), 
+        /**
+         * How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
+         * lowest (1: the lowest resolution only); `None`: all the sender sends.
+         */spatialLayers: UInt8? = nil) {
         self.folder = folder
         self.latencyMs = latencyMs
+        self.spatialLayers = spatialLayers
     }
 
     
@@ -4020,13 +4176,15 @@ public struct FfiConverterTypeRecorderConfig: FfiConverterRustBuffer {
         return
             try RecorderConfig(
                 folder: FfiConverterString.read(from: &buf), 
-                latencyMs: FfiConverterUInt32.read(from: &buf)
+                latencyMs: FfiConverterUInt32.read(from: &buf), 
+                spatialLayers: FfiConverterOptionUInt8.read(from: &buf)
         )
     }
 
     public static func write(_ value: RecorderConfig, into buf: inout [UInt8]) {
         FfiConverterString.write(value.folder, into: &buf)
         FfiConverterUInt32.write(value.latencyMs, into: &buf)
+        FfiConverterOptionUInt8.write(value.spatialLayers, into: &buf)
     }
 }
 
@@ -4080,6 +4238,14 @@ public struct RecordingSummary: Equatable, Hashable {
      */
     public var gaps: UInt64
     /**
+     * Frames not in the file, by cause.
+     */
+    public var frameDrops: FrameDrops
+    /**
+     * Times a track stalled.
+     */
+    public var stalls: UInt64
+    /**
      * The tracks recorded.
      */
     public var tracks: [RecordedTrack]
@@ -4114,6 +4280,12 @@ public struct RecordingSummary: Equatable, Hashable {
          * Losses seen.
          */gaps: UInt64, 
         /**
+         * Frames not in the file, by cause.
+         */frameDrops: FrameDrops, 
+        /**
+         * Times a track stalled.
+         */stalls: UInt64, 
+        /**
          * The tracks recorded.
          */tracks: [RecordedTrack], 
         /**
@@ -4126,6 +4298,8 @@ public struct RecordingSummary: Equatable, Hashable {
         self.bytes = bytes
         self.frames = frames
         self.gaps = gaps
+        self.frameDrops = frameDrops
+        self.stalls = stalls
         self.tracks = tracks
         self.error = error
     }
@@ -4153,6 +4327,8 @@ public struct FfiConverterTypeRecordingSummary: FfiConverterRustBuffer {
                 bytes: FfiConverterUInt64.read(from: &buf), 
                 frames: FfiConverterUInt64.read(from: &buf), 
                 gaps: FfiConverterUInt64.read(from: &buf), 
+                frameDrops: FfiConverterTypeFrameDrops.read(from: &buf), 
+                stalls: FfiConverterUInt64.read(from: &buf), 
                 tracks: FfiConverterSequenceTypeRecordedTrack.read(from: &buf), 
                 error: FfiConverterOptionString.read(from: &buf)
         )
@@ -4166,6 +4342,8 @@ public struct FfiConverterTypeRecordingSummary: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.bytes, into: &buf)
         FfiConverterUInt64.write(value.frames, into: &buf)
         FfiConverterUInt64.write(value.gaps, into: &buf)
+        FfiConverterTypeFrameDrops.write(value.frameDrops, into: &buf)
+        FfiConverterUInt64.write(value.stalls, into: &buf)
         FfiConverterSequenceTypeRecordedTrack.write(value.tracks, into: &buf)
         FfiConverterOptionString.write(value.error, into: &buf)
     }
@@ -4184,6 +4362,136 @@ public func FfiConverterTypeRecordingSummary_lift(_ buf: RustBuffer) throws -> R
 #endif
 public func FfiConverterTypeRecordingSummary_lower(_ value: RecordingSummary) -> RustBuffer {
     return FfiConverterTypeRecordingSummary.lower(value)
+}
+
+
+/**
+ * A track whose packets keep arriving but that gave no usable frame for
+ * about a second (a video track asks for a keyframe as well).
+ */
+public struct StallReport: Equatable, Hashable {
+    /**
+     * The member sending the track.
+     */
+    public var memberId: String
+    /**
+     * The track.
+     */
+    public var trackId: String
+    /**
+     * Its codec.
+     */
+    public var codec: Codec
+    /**
+     * Time without a usable frame so far, ms.
+     */
+    public var durationMs: UInt64
+    /**
+     * Packets that arrived meanwhile.
+     */
+    public var packets: UInt64
+    /**
+     * Frames the track left out since it started, by cause.
+     */
+    public var drops: FrameDrops
+    /**
+     * The latest depacketization error, if any.
+     */
+    public var lastError: String?
+    /**
+     * The whole report as one line of text.
+     */
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The member sending the track.
+         */memberId: String, 
+        /**
+         * The track.
+         */trackId: String, 
+        /**
+         * Its codec.
+         */codec: Codec, 
+        /**
+         * Time without a usable frame so far, ms.
+         */durationMs: UInt64, 
+        /**
+         * Packets that arrived meanwhile.
+         */packets: UInt64, 
+        /**
+         * Frames the track left out since it started, by cause.
+         */drops: FrameDrops, 
+        /**
+         * The latest depacketization error, if any.
+         */lastError: String?, 
+        /**
+         * The whole report as one line of text.
+         */message: String) {
+        self.memberId = memberId
+        self.trackId = trackId
+        self.codec = codec
+        self.durationMs = durationMs
+        self.packets = packets
+        self.drops = drops
+        self.lastError = lastError
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StallReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStallReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StallReport {
+        return
+            try StallReport(
+                memberId: FfiConverterString.read(from: &buf), 
+                trackId: FfiConverterString.read(from: &buf), 
+                codec: FfiConverterTypeCodec.read(from: &buf), 
+                durationMs: FfiConverterUInt64.read(from: &buf), 
+                packets: FfiConverterUInt64.read(from: &buf), 
+                drops: FfiConverterTypeFrameDrops.read(from: &buf), 
+                lastError: FfiConverterOptionString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StallReport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.memberId, into: &buf)
+        FfiConverterString.write(value.trackId, into: &buf)
+        FfiConverterTypeCodec.write(value.codec, into: &buf)
+        FfiConverterUInt64.write(value.durationMs, into: &buf)
+        FfiConverterUInt64.write(value.packets, into: &buf)
+        FfiConverterTypeFrameDrops.write(value.drops, into: &buf)
+        FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStallReport_lift(_ buf: RustBuffer) throws -> StallReport {
+    return try FfiConverterTypeStallReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStallReport_lower(_ value: StallReport) -> RustBuffer {
+    return FfiConverterTypeStallReport.lower(value)
 }
 
 
@@ -4277,6 +4585,15 @@ public enum CallEvent {
          * Why, if known.
          */reason: String?
     )
+    /**
+     * A member's track keeps receiving packets but gave no usable frame for
+     * about a second (video asks for a keyframe as well). Once per stall.
+     */
+    case trackStalled(
+        /**
+         * What was dropped and why.
+         */report: StallReport
+    )
 
 
 
@@ -4323,6 +4640,9 @@ public struct FfiConverterTypeCallEvent: FfiConverterRustBuffer {
         )
         
         case 9: return .signallingClosed(reason: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 10: return .trackStalled(report: try FfiConverterTypeStallReport.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -4380,6 +4700,11 @@ public struct FfiConverterTypeCallEvent: FfiConverterRustBuffer {
         case let .signallingClosed(reason):
             writeInt(&buf, Int32(9))
             FfiConverterOptionString.write(reason, into: &buf)
+            
+        
+        case let .trackStalled(report):
+            writeInt(&buf, Int32(10))
+            FfiConverterTypeStallReport.write(report, into: &buf)
             
         }
     }
@@ -4734,7 +5059,13 @@ public enum RecorderEvent: Equatable, Hashable {
          */bytes: UInt64, 
         /**
          * Frames written.
-         */frames: UInt64
+         */frames: UInt64, 
+        /**
+         * Frames not in the file, by cause.
+         */frameDrops: FrameDrops, 
+        /**
+         * Times a track stalled.
+         */stalls: UInt64
     )
     /**
      * Packets of a track were lost for good.
@@ -4779,6 +5110,15 @@ public enum RecorderEvent: Equatable, Hashable {
          */message: String
     )
     /**
+     * A participant's track keeps receiving packets but gave no usable
+     * frame for about a second: the file has a hole there until it recovers.
+     */
+    case trackStalled(
+        /**
+         * What was dropped and why.
+         */report: StallReport
+    )
+    /**
      * A participant's recording is closed.
      */
     case finished(
@@ -4810,7 +5150,7 @@ public struct FfiConverterTypeRecorderEvent: FfiConverterRustBuffer {
         case 1: return .fileStarted(memberId: try FfiConverterString.read(from: &buf), path: try FfiConverterString.read(from: &buf), codecs: try FfiConverterSequenceTypeCodec.read(from: &buf)
         )
         
-        case 2: return .progress(memberId: try FfiConverterString.read(from: &buf), durationMs: try FfiConverterUInt64.read(from: &buf), bytes: try FfiConverterUInt64.read(from: &buf), frames: try FfiConverterUInt64.read(from: &buf)
+        case 2: return .progress(memberId: try FfiConverterString.read(from: &buf), durationMs: try FfiConverterUInt64.read(from: &buf), bytes: try FfiConverterUInt64.read(from: &buf), frames: try FfiConverterUInt64.read(from: &buf), frameDrops: try FfiConverterTypeFrameDrops.read(from: &buf), stalls: try FfiConverterUInt64.read(from: &buf)
         )
         
         case 3: return .gap(memberId: try FfiConverterString.read(from: &buf), trackId: try FfiConverterString.read(from: &buf), atMs: try FfiConverterUInt64.read(from: &buf)
@@ -4822,7 +5162,10 @@ public struct FfiConverterTypeRecorderEvent: FfiConverterRustBuffer {
         case 5: return .writeFailed(memberId: try FfiConverterString.read(from: &buf), path: try FfiConverterString.read(from: &buf), message: try FfiConverterString.read(from: &buf)
         )
         
-        case 6: return .finished(summary: try FfiConverterTypeRecordingSummary.read(from: &buf)
+        case 6: return .trackStalled(report: try FfiConverterTypeStallReport.read(from: &buf)
+        )
+        
+        case 7: return .finished(summary: try FfiConverterTypeRecordingSummary.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -4840,12 +5183,14 @@ public struct FfiConverterTypeRecorderEvent: FfiConverterRustBuffer {
             FfiConverterSequenceTypeCodec.write(codecs, into: &buf)
             
         
-        case let .progress(memberId,durationMs,bytes,frames):
+        case let .progress(memberId,durationMs,bytes,frames,frameDrops,stalls):
             writeInt(&buf, Int32(2))
             FfiConverterString.write(memberId, into: &buf)
             FfiConverterUInt64.write(durationMs, into: &buf)
             FfiConverterUInt64.write(bytes, into: &buf)
             FfiConverterUInt64.write(frames, into: &buf)
+            FfiConverterTypeFrameDrops.write(frameDrops, into: &buf)
+            FfiConverterUInt64.write(stalls, into: &buf)
             
         
         case let .gap(memberId,trackId,atMs):
@@ -4869,8 +5214,13 @@ public struct FfiConverterTypeRecorderEvent: FfiConverterRustBuffer {
             FfiConverterString.write(message, into: &buf)
             
         
-        case let .finished(summary):
+        case let .trackStalled(report):
             writeInt(&buf, Int32(6))
+            FfiConverterTypeStallReport.write(report, into: &buf)
+            
+        
+        case let .finished(summary):
+            writeInt(&buf, Int32(7))
             FfiConverterTypeRecordingSummary.write(summary, into: &buf)
             
         }
@@ -5126,6 +5476,30 @@ public func FfiConverterTypeRtcgateError_lift(_ buf: RustBuffer) throws -> Rtcga
 #endif
 public func FfiConverterTypeRtcgateError_lower(_ value: RtcgateError) -> RustBuffer {
     return FfiConverterTypeRtcgateError.lower(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt8: FfiConverterRustBuffer {
+    typealias SwiftType = UInt8?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt8.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt8.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
 }
 
 #if swift(>=5.8)
@@ -5648,6 +6022,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_rtcgate_checksum_method_localtrack_codec() != 41355) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_rtcgate_checksum_method_localtrack_h264_profile_level_id() != 57426) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_rtcgate_checksum_method_localtrack_id() != 11538) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5682,6 +6059,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_method_remotetrack_codec() != 25438) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_rtcgate_checksum_method_remotetrack_frame_drops() != 51272) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_method_remotetrack_id() != 983) {
@@ -5721,6 +6101,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_constructor_localtrack_new() != 40123) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_rtcgate_checksum_constructor_localtrack_new_h264() != 61197) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_constructor_recorder_attach() != 7090) {

@@ -117,7 +117,7 @@ class RecPeer:
         if kind in self.depays:
             return
         if kind == "video":
-            depay = Gst.ElementFactory.make("rtpvp8depay")
+            depay = Gst.ElementFactory.make("rtp%sdepay" % self.app.args.video)
             depay.set_property("wait-for-keyframe", True)
             depay.set_property("request-keyframe", True)
         else:
@@ -146,7 +146,7 @@ class RecPeer:
         self.remote_mids = [mid for _, _, _, mid, _ in media]
         for _index, kind, direction, _mid, codecs in media:
             if kind in ("audio", "video") and direction in ("sendrecv", "sendonly"):
-                wanted = "VP8" if kind == "video" else "OPUS"
+                wanted = self.app.args.video.upper() if kind == "video" else "OPUS"
                 if wanted not in codecs:
                     self.app.error("%s: %s m-line without %s" % (self.id, kind, wanted))
                     continue
@@ -204,7 +204,7 @@ class RecPeer:
             return
         caps = pad.get_current_caps()
         enc = caps.get_structure(0).get_string("encoding-name") if caps else None
-        kind = {"VP8": "video", "OPUS": "audio"}.get((enc or "").upper())
+        kind = {self.app.args.video.upper(): "video", "OPUS": "audio"}.get((enc or "").upper())
         depay = self.depays.get(kind)
         if depay is None or pad.link(depay.get_static_pad("sink")) != Gst.PadLinkReturn.OK:
             self._call(self.app.error, "%s: cannot record stream %s (%s)" % (self.id, pad.get_name(), enc))
@@ -354,6 +354,8 @@ def main():
     p.add_argument("--room", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--name", default="recorder")
+    p.add_argument("--video", default="vp8", choices=["vp8", "vp9", "av1"],
+                   help="the senders' video codec (av1 needs rtpav1depay, not in GStreamer 1.22)")
     p.add_argument("--latency-ms", dest="latency_ms", type=int, default=200)
     args = p.parse_args()
     wp.NAME = args.name

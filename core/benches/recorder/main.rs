@@ -18,10 +18,12 @@
 //! ```
 //!
 //! Words after `--`: `rtcgate` / `gst` (one side only), a comma-separated list
-//! of N, `--quick`. Environment: `RTCGATE_BENCH_QUICK=1`,
+//! of N, `--quick`, `vp9` / `av1` (scalable video with three spatial layers
+//! instead of VP8: `layered.rs`). Environment: `RTCGATE_BENCH_QUICK=1`,
 //! `RTCGATE_BENCH_SECONDS` (sending time), `RTCGATE_BENCH_KEEP=1` (keep the
 //! files). See docs/benchmarks.md for the recorded figures.
 
+mod layered;
 mod probe;
 mod senders;
 mod subject;
@@ -33,8 +35,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use rtcgate_core::signalling::{ServerConfig, SignallingServer};
 
+use layered::VideoKind;
 use probe::FileReport;
-use senders::Sender;
+use senders::{Sender, VideoSource};
 use subject::{RECORDER_NAME, Side, Subject};
 
 /// Errors of the benchmark.
@@ -58,6 +61,8 @@ struct Config {
     escalate_until: usize,
     sides: Vec<Side>,
     keep: bool,
+    /// The senders' video (words `vp8`, `vp9`, `av1`; default VP8).
+    video: VideoKind,
 }
 
 impl Config {
@@ -72,6 +77,10 @@ impl Config {
             escalate_until: 80,
             sides: vec![Side::Rtcgate, Side::Gst],
             keep: std::env::var("RTCGATE_BENCH_KEEP").is_ok_and(|v| v != "0"),
+            video: args
+                .iter()
+                .find_map(|a| VideoKind::parse(a))
+                .unwrap_or(VideoKind::Vp8),
         };
         if let Some(s) = std::env::var("RTCGATE_BENCH_SECONDS")
             .ok()
@@ -190,8 +199,9 @@ fn main() {
 async fn run(config: Config) -> BenchResult<()> {
     let started = Instant::now();
     println!(
-        "rtcgate recorder benchmark ({} mode, {} s of media per run) on {}",
+        "rtcgate recorder benchmark ({} mode, {} video, {} s of media per run) on {}",
         if config.quick { "quick" } else { "full" },
+        config.video.label(),
         config.seconds,
         machine_description()
     );
@@ -274,17 +284,20 @@ async fn run_one(
     let out = base.join(format!("{}-{n}", side.label()));
     std::fs::create_dir_all(&out)?;
     let log = base.join(format!("{}-{n}.log", side.label()));
-    let subject = Subject::start(side, url, &room, &out, &log)?;
+    let subject = Subject::start(side, url, &room, &out, &log, config.video)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let baseline_rss = subject.status_field("VmRSS");
 
     // Connect the senders, 8 at a time.
     let timeout = Duration::from_secs(60);
+    let source = std::sync::Arc::new(VideoSource::new(config.video));
     let results: Vec<BenchResult<Sender>> = futures::stream::iter(0..n)
         .map(|i| {
             let room = room.clone();
+            let source = source.clone();
             async move {
-                Sender::connect(url, &room, &format!("sender{i:03}"), RECORDER_NAME, timeout).await
+                let name = format!("sender{i:03}");
+                Sender::connect(url, &room, &name, RECORDER_NAME, timeout, source).await
             }
         })
         .buffer_unordered(8)
@@ -344,7 +357,7 @@ async fn run_one(
     if side == Side::Gst {
         gst_problems(&exit.stdout, &mut problems);
     }
-    let files = probe::probe_dir(&out);
+    let files = probe::probe_dir(&out, config.video.ffprobe_name());
     for f in files.iter().filter(|f| f.error.is_some()) {
         problems.push(format!(
             "{}: {}",
@@ -421,11 +434,12 @@ fn print_run(run: &Run, config: &Config) {
         (a + f.audio_packets, v + f.video_packets)
     });
     println!(
-        "          files: {} of {} play (opus + vp8), span min {:.2} s / mean {:.2} s of {} s sent, \
+        "          files: {} of {} play (opus + {}), span min {:.2} s / mean {:.2} s of {} s sent, \
          {:.1} MB written / {:.1} MB sent ({:.1} %), packets per file: audio {:.0} / {} sent, \
          video {:.0} / {} sent; kept up: {}",
         run.playing_files(),
         run.n,
+        config.video.ffprobe_name(),
         if spans.is_empty() {
             0.0
         } else {

@@ -12,6 +12,8 @@ pub struct FileReport {
     pub bytes: u64,
     /// Codec names in stream order (`opus`, `vp8`).
     pub codecs: Vec<String>,
+    /// The video codec the file should hold.
+    pub video_codec: &'static str,
     pub audio_packets: u64,
     pub video_packets: u64,
     /// Last packet time minus first packet time, seconds.
@@ -25,13 +27,13 @@ pub struct FileReport {
 impl FileReport {
     pub fn plays(&self) -> bool {
         self.error.is_none()
-            && self.codecs.iter().any(|c| c == "vp8")
+            && self.codecs.iter().any(|c| c == self.video_codec)
             && self.codecs.iter().any(|c| c == "opus")
     }
 }
 
-/// Every `.webm`/`.mkv` file in `dir`, probed.
-pub fn probe_dir(dir: &Path) -> Vec<FileReport> {
+/// Every `.webm`/`.mkv` file in `dir`, probed; video should be `video_codec`.
+pub fn probe_dir(dir: &Path, video_codec: &'static str) -> Vec<FileReport> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -45,7 +47,13 @@ pub fn probe_dir(dir: &Path) -> Vec<FileReport> {
         })
         .unwrap_or_default();
     paths.sort();
-    paths.iter().map(|p| probe(p)).collect()
+    paths
+        .iter()
+        .map(|p| FileReport {
+            video_codec,
+            ..probe(p)
+        })
+        .collect()
 }
 
 fn probe(path: &Path) -> FileReport {

@@ -1,7 +1,8 @@
 //! The input both recorders get: N rtcgate [`Call`]s in one room, each
-//! sending one synthetic VP8 track (~2.5 Mbit/s, 30 fps, a keyframe every
-//! 2 s and on every keyframe request) and one synthetic Opus track
-//! (~48 kbit/s, 20 ms packets) in real time.
+//! sending one synthetic video track (~2.5 Mbit/s, 30 fps, a keyframe every
+//! 2 s and on every keyframe request: VP8, or VP9/AV1 with three spatial
+//! layers, see `layered.rs`) and one synthetic Opus track (~48 kbit/s,
+//! 20 ms packets) in real time.
 //!
 //! The senders must reach the recorder only: in a mesh every sender would also
 //! stream to every other sender (N² streams), so each one joins through a
@@ -20,6 +21,40 @@ use rtcgate_core::{Call, CallEvent, CallEvents, CallOptions, Codec, LocalTrack, 
 use tokio::sync::mpsc;
 
 use crate::BenchResult;
+use crate::layered::{Av1Svc, VideoKind, Vp9Svc};
+
+/// Where the video frames come from.
+pub enum VideoSource {
+    Vp8,
+    Vp9Svc(Vp9Svc),
+    Av1Svc(Av1Svc),
+}
+
+impl VideoSource {
+    pub fn new(kind: VideoKind) -> VideoSource {
+        match kind {
+            VideoKind::Vp8 => VideoSource::Vp8,
+            VideoKind::Vp9Svc => VideoSource::Vp9Svc(Vp9Svc::load()),
+            VideoKind::Av1Svc => VideoSource::Av1Svc(Av1Svc::load()),
+        }
+    }
+
+    fn codec(&self) -> Codec {
+        match self {
+            VideoSource::Vp8 => Codec::Vp8,
+            VideoSource::Vp9Svc(_) => Codec::Vp9,
+            VideoSource::Av1Svc(_) => Codec::Av1,
+        }
+    }
+
+    fn frame(&self, index: u32, keyframe: bool, len: usize) -> Bytes {
+        match self {
+            VideoSource::Vp8 => vp8_frame(index, keyframe, len),
+            VideoSource::Vp9Svc(source) => source.picture(index, keyframe, len),
+            VideoSource::Av1Svc(source) => source.unit(index, keyframe, len),
+        }
+    }
+}
 
 /// Video: 2.5 Mbit/s at 30 fps.
 pub const VIDEO_BITRATE: u64 = 2_500_000;
@@ -99,6 +134,7 @@ pub struct Sender {
     _events: CallEvents,
     video: LocalTrack,
     audio: LocalTrack,
+    source: Arc<VideoSource>,
 }
 
 /// A synthetic VP8 frame of `len` bytes: a frame tag with the keyframe bit
@@ -158,11 +194,12 @@ impl Sender {
         name: &str,
         recorder: &str,
         timeout: Duration,
+        source: Arc<VideoSource>,
     ) -> BenchResult<Sender> {
         let signaller = Arc::new(RecorderOnly::new(url, recorder));
         let request = JoinRequest::new(room, name);
         let (call, mut events) = Call::join(signaller, request, CallOptions::default()).await?;
-        let video = LocalTrack::new(Codec::Vp8, "cam", name)?;
+        let video = LocalTrack::new(source.codec(), "cam", name)?;
         let audio = LocalTrack::new(Codec::Opus, "mic", name)?;
         call.add_track(&video).await?;
         call.add_track(&audio).await?;
@@ -198,6 +235,7 @@ impl Sender {
             _events: events,
             video,
             audio,
+            source,
         })
     }
 
@@ -210,6 +248,7 @@ impl Sender {
     pub fn spawn_media(&self, duration: Duration) -> tokio::task::JoinHandle<()> {
         let video = self.video.clone();
         let audio = self.audio.clone();
+        let source = self.source.clone();
         let video_frames = (duration.as_secs_f64() * FPS as f64).round() as u32;
         let audio_frames = (duration.as_secs_f64() * 50.0).round() as u32;
         tokio::spawn(async move {
@@ -232,7 +271,7 @@ impl Sender {
                     } else {
                         since_key += 1;
                     }
-                    let data = vp8_frame(index, keyframe, video_len(index, keyframe));
+                    let data = source.frame(index, keyframe, video_len(index, keyframe));
                     let _ = video.write_sample(&MediaSample::new(data, at)).await;
                 }
             };

@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::BenchResult;
+use crate::layered::VideoKind;
 
 /// Display name of the recorder in the room (both sides).
 pub const RECORDER_NAME: &str = "recorder";
@@ -36,7 +37,7 @@ impl Side {
         }
     }
 
-    fn command(self, url: &str, room: &str, out: &Path) -> Command {
+    fn command(self, url: &str, room: &str, out: &Path, video: VideoKind) -> Command {
         match self {
             Side::Rtcgate => {
                 let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtcgate"));
@@ -55,7 +56,8 @@ impl Side {
                 cmd.arg(script)
                     .args(["--ws", url, "--room", room, "--out"])
                     .arg(out)
-                    .args(["--name", RECORDER_NAME]);
+                    .args(["--name", RECORDER_NAME])
+                    .args(["--video", video.ffprobe_name()]);
                 cmd
             }
         }
@@ -91,8 +93,15 @@ pub struct Exit {
 impl Subject {
     /// Starts the recorder on room `room` writing into `out`, stderr into
     /// `log`, and waits until it has joined.
-    pub fn start(side: Side, url: &str, room: &str, out: &Path, log: &Path) -> BenchResult<Self> {
-        let mut cmd = side.command(url, room, out);
+    pub fn start(
+        side: Side,
+        url: &str,
+        room: &str,
+        out: &Path,
+        log: &Path,
+        video: VideoKind,
+    ) -> BenchResult<Self> {
+        let mut cmd = side.command(url, room, out, video);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log)?);

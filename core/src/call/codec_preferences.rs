@@ -27,12 +27,97 @@
 
 use std::sync::Arc;
 
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::rtp_transceiver::RTCRtpTransceiverId;
-use rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+};
 use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::codec::Codec;
+use crate::media::H264Profile;
+
+/// H.264 formats (packetization mode 1) a connection can negotiate: rtc's
+/// defaults, then the ones [`register_codecs`] adds, with payload types.
+const H264_FORMATS: [(H264Profile, u8); 6] = [
+    (H264Profile::CONSTRAINED_BASELINE, 125),
+    (H264Profile::BASELINE, 102),
+    // rtc registers high at level 5.0.
+    (H264Profile::HIGH.with_level(0x32), 123),
+    (H264Profile::MAIN, 114),
+    (H264Profile::CONSTRAINED_HIGH, 116),
+    (H264Profile::HIGH_444, 118),
+];
+/// How many of [`H264_FORMATS`] rtc registers itself.
+const DEFAULT_H264_FORMATS: usize = 3;
+
+/// Registers every codec a connection can negotiate: rtc's defaults, and
+/// H.264 main, constrained high and high 4:4:4 predictive (each with RTX at
+/// the next payload type), so that a track can announce the profile its
+/// encoder makes; Chromium announces high 4:4:4 predictive (not high) among
+/// what it decodes, which takes high-profile streams.
+pub(crate) fn register_codecs(engine: &mut MediaEngine) -> rtc::shared::error::Result<()> {
+    engine.register_default_codecs()?;
+    let feedback = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    };
+    for (profile, payload_type) in &H264_FORMATS[DEFAULT_H264_FORMATS..] {
+        let mut codec = RTCRtpCodecParameters {
+            rtp_codec: h264_codec(*profile),
+            payload_type: *payload_type,
+        };
+        codec.rtp_codec.rtcp_feedback = vec![
+            feedback("goog-remb", ""),
+            feedback("ccm", "fir"),
+            feedback("nack", ""),
+            feedback("nack", "pli"),
+        ];
+        engine.register_codec(codec, RtpCodecKind::Video)?;
+        let rtx = RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: "video/rtx".to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: format!("apt={payload_type}"),
+                rtcp_feedback: vec![],
+            },
+            payload_type: payload_type + 1,
+        };
+        engine.register_codec(rtx, RtpCodecKind::Video)?;
+    }
+    Ok(())
+}
+
+/// The RTP codec of an H.264 track of `profile` (packetization mode 1).
+pub(crate) fn h264_codec(profile: H264Profile) -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: Codec::H264.mime_type().to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: format!(
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={}",
+            profile.profile_level_id()
+        ),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// The payload type of the registered H.264 format rtc matches `profile`
+/// with (same profile and constraints; any level), if there is one.
+pub(crate) fn h264_payload_type(profile: H264Profile) -> Option<u8> {
+    let key = |p: H264Profile| p.profile_level_id()[..4].to_owned();
+    H264_FORMATS
+        .iter()
+        .find(|(registered, _)| key(*registered) == key(profile))
+        .map(|(_, pt)| *pt)
+}
+
+/// Every registered H.264 profile, for messages.
+pub(crate) fn h264_profiles() -> impl Iterator<Item = H264Profile> {
+    H264_FORMATS.iter().map(|(p, _)| *p)
+}
 
 /// Payload type `MediaEngine::register_default_codecs` gives each codec as
 /// rtcgate sends it (checked against rtc by the tests below).
@@ -47,17 +132,54 @@ fn default_payload_type(codec: Codec) -> u8 {
 }
 
 /// `codec`, then every other codec of its kind, as transceiver preferences.
+#[cfg(test)]
 pub(crate) fn preferences(codec: Codec) -> Vec<RTCRtpCodecParameters> {
-    std::iter::once(codec)
+    track_preferences(codec, None)
+}
+
+/// A track's preferences: its own format first (an H.264 track's profile
+/// when it has one, with the registered formats that decode it next, then
+/// the other H.264 formats, so that a refusal can name what the peer
+/// takes), then every other codec of its kind.
+pub(crate) fn track_preferences(
+    codec: Codec,
+    h264: Option<H264Profile>,
+) -> Vec<RTCRtpCodecParameters> {
+    let own: Vec<RTCRtpCodecParameters> = match h264 {
+        Some(profile) => {
+            let exact = RTCRtpCodecParameters {
+                rtp_codec: h264_codec(profile),
+                payload_type: h264_payload_type(profile).unwrap_or(default_payload_type(codec)),
+            };
+            let exact_pt = exact.payload_type;
+            let mut others: Vec<&(H264Profile, u8)> = H264_FORMATS
+                .iter()
+                .filter(|(_, pt)| *pt != exact_pt)
+                .collect();
+            // Those that decode the track first (a stable sort keeps the order).
+            others.sort_by_key(|(p, _)| !p.decodes(&profile));
+            std::iter::once(exact)
+                .chain(others.into_iter().map(|(p, pt)| RTCRtpCodecParameters {
+                    rtp_codec: h264_codec(*p),
+                    payload_type: *pt,
+                }))
+                .collect()
+        }
+        None => vec![RTCRtpCodecParameters {
+            rtp_codec: codec.rtp_codec(),
+            payload_type: default_payload_type(codec),
+        }],
+    };
+    own.into_iter()
         .chain(
             Codec::ALL
                 .into_iter()
-                .filter(|other| *other != codec && other.kind() == codec.kind()),
+                .filter(|other| *other != codec && other.kind() == codec.kind())
+                .map(|c| RTCRtpCodecParameters {
+                    rtp_codec: c.rtp_codec(),
+                    payload_type: default_payload_type(c),
+                }),
         )
-        .map(|c| RTCRtpCodecParameters {
-            rtp_codec: c.rtp_codec(),
-            payload_type: default_payload_type(c),
-        })
         .collect()
 }
 
@@ -67,6 +189,7 @@ pub(crate) async fn offer_every_codec(
     pc: &Arc<dyn PeerConnection>,
     sender: &Arc<dyn RtpSender>,
     codec: Codec,
+    h264: Option<H264Profile>,
 ) {
     let id: RTCRtpTransceiverId = sender.id().into();
     let mut transceiver = None;
@@ -80,7 +203,7 @@ pub(crate) async fn offer_every_codec(
         tracing::debug!(%codec, "no transceiver for the sender; codec preferences unchanged");
         return;
     };
-    let mut wanted = preferences(codec).into_iter();
+    let mut wanted = track_preferences(codec, h264).into_iter();
     // The track's own codec alone is what `add_track` set already.
     let mut accepted: Vec<_> = wanted.next().into_iter().collect();
     for extra in wanted {
@@ -261,5 +384,112 @@ mod tests {
                 offer.sdp
             );
         }
+    }
+
+    /// An engine with VP8 and these H.264 formats only (packetization mode
+    /// 1), as a browser announces what it decodes.
+    fn browser_like(h264: &[&str]) -> RTCPeerConnection {
+        let mut engine = MediaEngine::default();
+        let mut codec = |mime: &str, fmtp: String, pt: u8| {
+            engine
+                .register_codec(
+                    RTCRtpCodecParameters {
+                        rtp_codec: RTCRtpCodec {
+                            mime_type: mime.to_owned(),
+                            clock_rate: 90_000,
+                            channels: 0,
+                            sdp_fmtp_line: fmtp,
+                            rtcp_feedback: vec![],
+                        },
+                        payload_type: pt,
+                    },
+                    RtpCodecKind::Video,
+                )
+                .unwrap()
+        };
+        codec("video/VP8", String::new(), 96);
+        for (i, id) in h264.iter().enumerate() {
+            codec(
+                "video/H264",
+                format!("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={id}"),
+                100 + i as u8,
+            );
+        }
+        RTCPeerConnectionBuilder::new()
+            .with_media_engine(engine)
+            .build(Instant::now())
+            .unwrap()
+    }
+
+    /// rtcgate (`register_codecs`) offers an H.264 track of `profile` to a
+    /// browser-like answerer; returns the payload type the track picks among
+    /// what was negotiated, or the refusal.
+    fn h264_to(profile: H264Profile, browser: &[&str]) -> std::result::Result<u8, String> {
+        let mut engine = MediaEngine::default();
+        register_codecs(&mut engine).unwrap();
+        let mut a = RTCPeerConnectionBuilder::new()
+            .with_media_engine(engine)
+            .build(Instant::now())
+            .unwrap();
+        let mut b = browser_like(browser);
+        let track = MediaStreamTrack::new(
+            "stream".into(),
+            "cam".into(),
+            "cam".into(),
+            Codec::H264.kind().to_rtc(),
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(1),
+                    ..Default::default()
+                },
+                codec: h264_codec(profile),
+                ..Default::default()
+            }],
+        );
+        let sender = a.add_track(track).unwrap();
+        a.rtp_transceiver(sender.into())
+            .unwrap()
+            .set_codec_preferences(track_preferences(Codec::H264, Some(profile)))
+            .unwrap();
+        let offer = a.create_offer(None).unwrap();
+        a.set_local_description(Instant::now(), offer.clone())
+            .unwrap();
+        b.set_remote_description(Instant::now(), offer).unwrap();
+        let answer = b.create_answer(None).unwrap();
+        b.set_local_description(Instant::now(), answer.clone())
+            .unwrap();
+        a.set_remote_description(Instant::now(), answer).unwrap();
+        let mut sender = a.rtp_sender(sender).unwrap();
+        let codecs = sender.get_parameters().rtp_parameters.codecs.clone();
+        crate::media::local_track::h264_payload_type_for(profile, &codecs)
+    }
+
+    const CHROMIUM_156: [&str; 4] = ["42001f", "42e01f", "4d001f", "f4001f"];
+
+    #[test]
+    fn an_h264_track_is_sent_with_a_format_that_decodes_its_profile() {
+        // Chromium decodes constrained baseline and main as announced…
+        assert_eq!(
+            h264_to(H264Profile::CONSTRAINED_BASELINE, &CHROMIUM_156),
+            Ok(125)
+        );
+        assert_eq!(h264_to(H264Profile::MAIN, &CHROMIUM_156), Ok(114));
+        // …and high through high 4:4:4 predictive (it does not list high).
+        assert_eq!(h264_to(H264Profile::HIGH, &CHROMIUM_156), Ok(118));
+        // A main stream goes to a peer with high only as high.
+        assert_eq!(h264_to(H264Profile::MAIN, &["64001f"]), Ok(123));
+    }
+
+    #[test]
+    fn an_h264_profile_the_peer_cannot_decode_is_refused_by_name() {
+        let refusal = h264_to(H264Profile::HIGH, &["42e01f", "42001f"]).unwrap_err();
+        assert!(
+            refusal.contains("high (64001f) cannot be sent"),
+            "{refusal}"
+        );
+        assert!(
+            refusal.contains("constrained baseline (42e01f)"),
+            "{refusal}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use tokio::sync::mpsc;
 
 use crate::data_channel::DataChannel;
-use crate::media::RemoteTrack;
+use crate::media::{RemoteTrack, StallReport};
 use crate::signalling::{MemberId, MemberInfo};
 
 /// Connection state of the peer connection with one member.
@@ -56,6 +56,11 @@ pub enum CallEvent {
         /// The new state.
         state: ConnectionState,
     },
+    /// A member's track keeps receiving packets but has given no usable
+    /// frame for about a second (lost or undecodable frames); a video track
+    /// asks for a keyframe as well. Reported once per stall; the counters
+    /// are also in [`RemoteTrack::frame_drops`] and the call's stats.
+    TrackStalled(StallReport),
     /// Something went wrong that did not end the call.
     Error {
         /// The member concerned, if any.

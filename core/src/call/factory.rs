@@ -38,7 +38,7 @@ pub(crate) async fn build_peer_connection(
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Arc<dyn PeerConnection>> {
     let mut media_engine = MediaEngine::default();
-    media_engine.register_default_codecs().webrtc()?;
+    super::codec_preferences::register_codecs(&mut media_engine).webrtc()?;
     let registry = register_default_interceptors(Registry::new(), &mut media_engine)
         .webrtc()?
         // Before the NACK generator: retransmissions count as arrived (see RtxUnwrapper).

@@ -2,7 +2,7 @@
 //! member (mesh).
 
 mod announced_media;
-mod codec_preferences;
+pub(crate) mod codec_preferences;
 mod dtls_role;
 mod event;
 mod factory;

@@ -26,6 +26,7 @@ use super::options::CallOptions;
 use crate::data_channel::{ChannelNotice, DataChannel, DataChannelOptions};
 use crate::error::{Error, Result, WebRtcResultExt};
 use crate::media::local_track::lock;
+use crate::media::remote_track::TrackNotice;
 use crate::media::{LocalTrack, RemoteTrack};
 use crate::signalling::{IceCandidate, MemberId, MemberInfo, PeerMessage, Signaller};
 use crate::stats::BitrateMeter;
@@ -244,7 +245,7 @@ impl PeerLink {
         };
         // Every codec of the kind on the m-line, the track's first (rtc 0.21 would
         // otherwise negotiate one video codec per connection; see codec_preferences).
-        offer_every_codec(&self.pc, &sender, track.codec()).await;
+        offer_every_codec(&self.pc, &sender, track.codec(), track.h264_profile()).await;
         track.bind(&self.shared.member.id, rtp, sender, ssrc);
         track.set_connected(
             &self.shared.member.id,
@@ -538,7 +539,12 @@ impl Negotiation {
     async fn after_description(&self) {
         let tracks = lock(&self.shared.attached).clone();
         for track in tracks {
-            track.refresh_payload_type(&self.shared.member.id).await;
+            if let Some(refusal) = track.refresh_payload_type(&self.shared.member.id).await {
+                self.shared.ctx.emit(CallEvent::Error {
+                    member: Some(self.shared.member.id.clone()),
+                    message: refusal,
+                });
+            }
         }
         let mut receiving = Vec::new();
         for transceiver in self.pc.get_transceivers().await {
@@ -655,15 +661,29 @@ impl PeerConnectionEventHandler for LinkHandler {
         tokio::spawn(async move {
             let member = shared.member.id.clone();
             let ended = Arc::downgrade(&shared);
-            let started = RemoteTrack::start(member.clone(), track, move |remote| {
-                if let Some(shared) = ended.upgrade() {
-                    lock(&shared.remote_tracks).retain(|t| t.id() != remote.id());
-                    shared.ctx.emit(CallEvent::TrackRemoved {
-                        member: remote.member().clone(),
-                        track_id: remote.id().to_owned(),
-                    });
-                }
-            })
+            let noticed = Arc::downgrade(&shared);
+            let started = RemoteTrack::start(
+                member.clone(),
+                track,
+                move |remote| {
+                    if let Some(shared) = ended.upgrade() {
+                        lock(&shared.remote_tracks).retain(|t| t.id() != remote.id());
+                        shared.ctx.emit(CallEvent::TrackRemoved {
+                            member: remote.member().clone(),
+                            track_id: remote.id().to_owned(),
+                        });
+                    }
+                },
+                move |notice| {
+                    if let Some(shared) = noticed.upgrade() {
+                        match notice {
+                            TrackNotice::Stalled(report) => {
+                                shared.ctx.emit(CallEvent::TrackStalled(report))
+                            }
+                        }
+                    }
+                },
+            )
             .await;
             match started {
                 Ok(remote) => {

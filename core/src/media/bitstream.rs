@@ -20,6 +20,11 @@ impl<'a> BitReader<'a> {
         Some(u32::from(bit))
     }
 
+    /// Bits read so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     pub(crate) fn bits(&mut self, n: u32) -> Option<u32> {
         (0..n).try_fold(0u32, |acc, _| Some((acc << 1) | self.bit()?))
     }

@@ -10,14 +10,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use rtc::rtp::codec::{
-    av1::Av1Depacketizer, h264::H264Packet, opus::OpusPacket, vp8::Vp8Packet, vp9::Vp9Packet,
-};
+use rtc::rtp::codec::{av1::Av1Depacketizer, h264::H264Packet, opus::OpusPacket, vp8::Vp8Packet};
 use rtc::rtp::packet::Packet;
 use rtc::rtp::packetizer::Depacketizer;
 
 use super::frame::EncodedFrame;
 use super::keyframe::is_keyframe;
+use super::vp9::Vp9Depacketizer;
 use crate::codec::{Codec, MediaKind};
 
 /// Counters of the frame reassembly of one remote stream ([`RemoteTrack::stats`](crate::RemoteTrack::stats)).
@@ -31,6 +30,12 @@ pub struct AssemblerStats {
     pub lost: u64,
     /// Packets dropped because they could not be depacketized or started mid-frame.
     pub discarded: u64,
+    /// Frames dropped because a packet of theirs could not be depacketized
+    /// (malformed or unexpected payload; see [`FrameAssembler::last_error`]).
+    pub depacketization_errors: u64,
+    /// Frames dropped because packets of theirs were lost (or the stream
+    /// was joined in the middle of them).
+    pub incomplete_frames: u64,
     /// Frames produced.
     pub frames: u64,
     /// Keyframes produced.
@@ -41,36 +46,104 @@ pub struct AssemblerStats {
 
 struct PartialFrame {
     rtp_timestamp: u32,
-    data: BytesMut,
     received_at: Instant,
+}
+
+/// The codec-specific part: payloads of one frame in, the frame out.
+enum Payloads {
+    /// rtc-rtp's depacketizer, whose pieces are joined here.
+    Rtc {
+        depacketizer: Box<dyn Depacketizer + Send>,
+        data: BytesMut,
+    },
+    /// rtcgate's own (`media::vp9`): layer frames into superframes.
+    Vp9(Vp9Depacketizer),
+}
+
+impl Payloads {
+    fn new(codec: Codec) -> Self {
+        let depacketizer: Box<dyn Depacketizer + Send> = match codec {
+            Codec::Opus => Box::<OpusPacket>::default(),
+            Codec::Vp8 => Box::<Vp8Packet>::default(),
+            Codec::Vp9 => return Payloads::Vp9(Vp9Depacketizer::default()),
+            Codec::H264 => Box::<H264Packet>::default(),
+            Codec::Av1 => Box::new(Av1Depacketizer::new()),
+        };
+        Payloads::Rtc {
+            depacketizer,
+            data: BytesMut::new(),
+        }
+    }
+
+    fn is_head(&self, payload: &Bytes) -> bool {
+        match self {
+            Payloads::Rtc { depacketizer, .. } => depacketizer.is_partition_head(payload),
+            Payloads::Vp9(_) => Vp9Depacketizer::is_frame_start(payload),
+        }
+    }
+
+    fn is_tail(&self, marker: bool, payload: &Bytes) -> bool {
+        match self {
+            Payloads::Rtc { depacketizer, .. } => depacketizer.is_partition_tail(marker, payload),
+            // RFC 9628: the marker bit ends the picture (all its layers).
+            Payloads::Vp9(_) => marker,
+        }
+    }
+
+    fn push(&mut self, payload: &Bytes) -> Result<(), String> {
+        match self {
+            Payloads::Rtc { depacketizer, data } => {
+                let piece = depacketizer
+                    .depacketize(payload)
+                    .map_err(|e| e.to_string())?;
+                data.extend_from_slice(&piece);
+                Ok(())
+            }
+            Payloads::Vp9(vp9) => vp9.push(payload).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The frame the payloads so far make (`None`: nothing to show for them).
+    fn finish(&mut self) -> Result<Option<Bytes>, String> {
+        match self {
+            Payloads::Rtc { data, .. } => {
+                let data = std::mem::take(data);
+                Ok((!data.is_empty()).then(|| data.freeze()))
+            }
+            Payloads::Vp9(vp9) => vp9.finish().map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Forgets the frame in progress.
+    fn reset(&mut self, codec: Codec) {
+        match self {
+            Payloads::Rtc { .. } => *self = Payloads::new(codec),
+            Payloads::Vp9(vp9) => vp9.reset(),
+        }
+    }
 }
 
 /// Turns the RTP packets of one stream into [`EncodedFrame`]s, in order.
 pub struct FrameAssembler {
     codec: Codec,
-    depacketizer: Box<dyn Depacketizer + Send>,
+    payloads: Payloads,
+    max_spatial_layer: Option<u8>,
+    last_error: Option<String>,
     window: usize,
     max_delay: Option<Duration>,
     buffer: BTreeMap<u64, (Packet, Instant)>,
     highest: Option<u64>,
     next: Option<u64>,
     current: Option<PartialFrame>,
+    /// RTP timestamp of the latest frame dropped, so that its other packets
+    /// do not count as more dropped frames.
+    dropped_timestamp: Option<u32>,
     discontinuity: bool,
     first_timestamp: Option<u32>,
     last_timestamp: u32,
     timestamp_base: u64,
     out: VecDeque<EncodedFrame>,
     stats: AssemblerStats,
-}
-
-fn depacketizer_for(codec: Codec) -> Box<dyn Depacketizer + Send> {
-    match codec {
-        Codec::Opus => Box::<OpusPacket>::default(),
-        Codec::Vp8 => Box::<Vp8Packet>::default(),
-        Codec::Vp9 => Box::<Vp9Packet>::default(),
-        Codec::H264 => Box::<H264Packet>::default(),
-        Codec::Av1 => Box::new(Av1Depacketizer::new()),
-    }
 }
 
 impl FrameAssembler {
@@ -82,13 +155,16 @@ impl FrameAssembler {
     pub fn new(codec: Codec, window: usize) -> Self {
         Self {
             codec,
-            depacketizer: depacketizer_for(codec),
+            payloads: Payloads::new(codec),
+            max_spatial_layer: None,
+            last_error: None,
             window: window.max(1),
             max_delay: None,
             buffer: BTreeMap::new(),
             highest: None,
             next: None,
             current: None,
+            dropped_timestamp: None,
             discontinuity: false,
             first_timestamp: None,
             last_timestamp: 0,
@@ -101,6 +177,20 @@ impl FrameAssembler {
     /// Counters so far.
     pub fn stats(&self) -> AssemblerStats {
         self.stats
+    }
+
+    /// The latest depacketization error, if any.
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Keeps VP9 and AV1 spatial layers up to `layer` (0 = the lowest);
+    /// `None`, the default, keeps them all. Other codecs ignore it.
+    pub fn set_max_spatial_layer(&mut self, layer: Option<u8>) {
+        self.max_spatial_layer = layer;
+        if let Payloads::Vp9(vp9) = &mut self.payloads {
+            vp9.set_max_spatial_layer(layer);
+        }
     }
 
     /// Also gives up on a missing packet once the packet after it has waited
@@ -188,11 +278,26 @@ impl FrameAssembler {
         self.drain();
     }
 
+    /// Drops the frame in progress because packets of it were lost.
     fn abandon_frame(&mut self) {
-        if self.current.take().is_some() {
+        if let Some(frame) = self.current.take() {
             self.stats.discarded += 1;
+            self.stats.incomplete_frames += 1;
+            self.dropped_timestamp = Some(frame.rtp_timestamp);
         }
-        self.depacketizer = depacketizer_for(self.codec);
+        self.payloads.reset(self.codec);
+        self.discontinuity = true;
+    }
+
+    /// Drops the frame in progress because its packets could not be depacketized.
+    fn reject_frame(&mut self, error: String) {
+        if let Some(frame) = self.current.take() {
+            self.dropped_timestamp = Some(frame.rtp_timestamp);
+        }
+        self.stats.depacketization_errors += 1;
+        tracing::debug!(codec = %self.codec, %error, "frame dropped");
+        self.last_error = Some(error);
+        self.payloads.reset(self.codec);
         self.discontinuity = true;
     }
 
@@ -210,35 +315,32 @@ impl FrameAssembler {
             self.finish_frame();
         }
         if self.current.is_none() {
-            if !self.depacketizer.is_partition_head(&payload) {
+            if !self.payloads.is_head(&payload) {
+                // The start of this frame was lost (or came before we did).
                 self.stats.discarded += 1;
+                if self.dropped_timestamp != Some(timestamp) {
+                    self.stats.incomplete_frames += 1;
+                    self.dropped_timestamp = Some(timestamp);
+                }
                 self.discontinuity = true;
                 return;
             }
             self.current = Some(PartialFrame {
                 rtp_timestamp: timestamp,
-                data: BytesMut::new(),
                 received_at: arrived,
             });
         }
-        match self.depacketizer.depacketize(&payload) {
-            Ok(piece) => {
-                if let Some(frame) = self.current.as_mut() {
-                    frame.data.extend_from_slice(&piece);
-                    frame.received_at = frame.received_at.max(arrived);
-                }
-            }
-            Err(_) => {
-                self.stats.discarded += 1;
-                self.abandon_frame();
-                return;
-            }
+        if let Err(error) = self.payloads.push(&payload) {
+            self.stats.discarded += 1;
+            self.reject_frame(error);
+            return;
+        }
+        if let Some(frame) = self.current.as_mut() {
+            frame.received_at = frame.received_at.max(arrived);
         }
         let ends_frame = match self.codec.kind() {
             MediaKind::Audio => true,
-            MediaKind::Video => self
-                .depacketizer
-                .is_partition_tail(packet.header.marker, &payload),
+            MediaKind::Video => self.payloads.is_tail(packet.header.marker, &payload),
         };
         if ends_frame {
             self.finish_frame();
@@ -249,12 +351,21 @@ impl FrameAssembler {
         let Some(frame) = self.current.take() else {
             return;
         };
-        if frame.data.is_empty() {
-            return;
-        }
-        let data = match self.codec {
-            Codec::Av1 => with_temporal_delimiter(frame.data),
-            _ => frame.data.freeze(),
+        let data = match self.payloads.finish() {
+            Ok(Some(data)) => data,
+            Ok(None) => return,
+            Err(error) => {
+                self.current = Some(frame);
+                self.reject_frame(error);
+                return;
+            }
+        };
+        let data = match (self.codec, self.max_spatial_layer) {
+            (Codec::Av1, None) => with_temporal_delimiter(data),
+            (Codec::Av1, Some(max)) => {
+                with_temporal_delimiter(super::av1_layers::keep_spatial_layers(data, max))
+            }
+            _ => data,
         };
         let keyframe = is_keyframe(self.codec, &data);
         let timestamp = self.presentation_time(frame.rtp_timestamp);
@@ -296,10 +407,10 @@ const AV1_TEMPORAL_DELIMITER: [u8; 2] = [0x12, 0x00];
 /// The RTP payload format drops AV1 temporal delimiters (its section 5: they
 /// are implied by the RTP timestamp); a low-overhead bitstream needs one at the
 /// start of every temporal unit, so it is put back.
-fn with_temporal_delimiter(data: BytesMut) -> Bytes {
+fn with_temporal_delimiter(data: Bytes) -> Bytes {
     let obu_type = |header: u8| (header >> 3) & 0x0f;
     if data.first().is_some_and(|&h| obu_type(h) == 2) {
-        return data.freeze();
+        return data;
     }
     let mut unit = BytesMut::with_capacity(AV1_TEMPORAL_DELIMITER.len() + data.len());
     unit.extend_from_slice(&AV1_TEMPORAL_DELIMITER);
@@ -443,7 +554,8 @@ mod tests {
             ))
             .unwrap();
             let codec = clip.codec();
-            let mut payloader = codec.rtp_codec().payloader().unwrap();
+            let mut payloader =
+                crate::media::local_track::payloader_for(codec, &codec.rtp_codec()).unwrap();
             let mut assembler = FrameAssembler::new(codec, FrameAssembler::DEFAULT_WINDOW);
             let (mut seq, mut out) = (0u16, Vec::new());
             let sent: Vec<_> = clip.samples(0).collect();
@@ -503,5 +615,61 @@ mod tests {
         let out = frames(&mut a);
         assert_eq!(out.len(), 1);
         assert!(out[0].discontinuity);
+    }
+
+    /// Chromium's VP9 (one layer, then three spatial layers) comes out one
+    /// frame per picture: rtc-rtp 0.21's depacketizer failed these after
+    /// the first inter frames.
+    #[test]
+    fn chromium_vp9_comes_out_whole() {
+        for name in ["chromium-vp9-l1t1.rtp", "chromium-vp9-l3t3-key.rtp"] {
+            let packets = crate::media::rtp_dump::read(name);
+            let pictures = packets.iter().filter(|p| p.header.marker).count();
+            let mut a = FrameAssembler::new(Codec::Vp9, FrameAssembler::DEFAULT_WINDOW);
+            for packet in packets {
+                a.push(packet);
+            }
+            a.flush();
+            let out = frames(&mut a);
+            assert_eq!(out.len(), pictures, "{name}: {:?}", a.stats());
+            assert!(out[0].keyframe && out.iter().all(|f| !f.discontinuity));
+            let stats = a.stats();
+            assert_eq!(
+                (stats.depacketization_errors, stats.incomplete_frames),
+                (0, 0)
+            );
+        }
+    }
+
+    /// A payload that cannot be depacketized costs its frame, is counted,
+    /// and the next frame is marked as following a discontinuity.
+    #[test]
+    fn depacketization_errors_are_counted() {
+        let mut packets = crate::media::rtp_dump::read("chromium-vp9-l1t1.rtp");
+        // Cut packet 2 (a key frame's first packet) inside its descriptor.
+        packets[2].payload = packets[2].payload.slice(..2);
+        let mut a = FrameAssembler::new(Codec::Vp9, FrameAssembler::DEFAULT_WINDOW);
+        for packet in packets {
+            a.push(packet);
+        }
+        a.flush();
+        let out = frames(&mut a);
+        let stats = a.stats();
+        assert_eq!(stats.depacketization_errors, 1, "{stats:?}");
+        assert!(a.last_error().unwrap().contains("descriptor"));
+        assert!(out[1].discontinuity, "the frame after the dropped one");
+    }
+
+    #[test]
+    fn frames_missing_packets_are_counted_once() {
+        let mut a = FrameAssembler::new(Codec::Vp8, 2);
+        a.push(vp8_packet(1, 0, true, true, &[0x00, 1, 1]));
+        // Frame 3000 lost its first packet (seq 2); its two others arrive.
+        a.push(vp8_packet(3, 3000, false, false, &[2, 2]));
+        a.push(vp8_packet(4, 3000, false, true, &[2, 2]));
+        a.push(vp8_packet(5, 6000, true, true, &[0x00, 3, 3]));
+        a.flush();
+        assert_eq!(frames(&mut a).len(), 2);
+        assert_eq!(a.stats().incomplete_frames, 1);
     }
 }

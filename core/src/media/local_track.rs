@@ -19,6 +19,8 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use super::binding_track::BindingTrack;
 use super::frame::MediaSample;
+use super::h264_profile::H264Profile;
+use crate::call::codec_preferences::{h264_codec, h264_payload_type, h264_profiles};
 use crate::codec::{Codec, MediaKind};
 use crate::error::{Error, Result};
 use crate::signalling::MemberId;
@@ -40,6 +42,11 @@ struct Inner {
     id: String,
     stream_id: String,
     codec: Codec,
+    /// The format announced: the codec's, or an H.264 track's profile.
+    format: RTCRtpCodec,
+    h264_profile: Option<H264Profile>,
+    /// An H.264 stream whose SPS names another profile was reported once.
+    profile_mismatch_reported: std::sync::atomic::AtomicBool,
     payloader: Mutex<Box<dyn Payloader>>,
     bindings: Mutex<Vec<Binding>>,
     samples: AtomicU64,
@@ -81,13 +88,55 @@ impl std::fmt::Debug for LocalTrack {
 impl LocalTrack {
     /// A new track of `codec` with the given track id; `stream_id` groups
     /// tracks that belong together (e.g. a participant's camera and microphone).
+    ///
+    /// An H.264 track announces constrained baseline (`42e01f`), which every
+    /// WebRTC peer takes; a stream of another profile needs [`h264`](Self::h264).
     pub fn new(codec: Codec, id: impl Into<String>, stream_id: impl Into<String>) -> Result<Self> {
-        let payloader = codec.rtp_codec().payloader().map_err(Error::webrtc)?;
+        let profile = (codec == Codec::H264).then_some(H264Profile::CONSTRAINED_BASELINE);
+        Self::with_format(codec, profile, id.into(), stream_id.into())
+    }
+
+    /// A new H.264 track announcing `profile` (`profile-level-id`): set it to
+    /// what the encoder makes (its SPS says: [`H264Profile::from_sps`]).
+    /// A member whose peer cannot decode that profile does not get the
+    /// track: the call reports it as a [`CallEvent::Error`](crate::CallEvent::Error)
+    /// naming the profiles the peer takes. Fails for a profile rtcgate does
+    /// not negotiate (it does constrained baseline, baseline, main, high,
+    /// constrained high and high 4:4:4 predictive, at any level).
+    pub fn h264(
+        profile: H264Profile,
+        id: impl Into<String>,
+        stream_id: impl Into<String>,
+    ) -> Result<Self> {
+        if h264_payload_type(profile).is_none() {
+            let known: Vec<String> = h264_profiles().map(|p| p.to_string()).collect();
+            return Err(Error::unsupported_codec(format!(
+                "H.264 profile {profile} is not one rtcgate negotiates ({})",
+                known.join(", ")
+            )));
+        }
+        Self::with_format(Codec::H264, Some(profile), id.into(), stream_id.into())
+    }
+
+    fn with_format(
+        codec: Codec,
+        h264_profile: Option<H264Profile>,
+        id: String,
+        stream_id: String,
+    ) -> Result<Self> {
+        let format = match h264_profile {
+            Some(profile) => h264_codec(profile),
+            None => codec.rtp_codec(),
+        };
+        let payloader = payloader_for(codec, &format)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                id: id.into(),
-                stream_id: stream_id.into(),
+                id,
+                stream_id,
                 codec,
+                format,
+                h264_profile,
+                profile_mismatch_reported: Default::default(),
                 payloader: Mutex::new(payloader),
                 bindings: Mutex::new(Vec::new()),
                 samples: AtomicU64::new(0),
@@ -115,6 +164,11 @@ impl LocalTrack {
     /// Audio or video.
     pub fn kind(&self) -> MediaKind {
         self.inner.codec.kind()
+    }
+
+    /// The H.264 profile the track announces (`None` for other codecs).
+    pub fn h264_profile(&self) -> Option<H264Profile> {
+        self.inner.h264_profile
     }
 
     /// Samples and bytes written so far.
@@ -152,6 +206,7 @@ impl LocalTrack {
         if sample.data.is_empty() {
             return Err(Error::invalid_argument("empty sample"));
         }
+        self.check_profile(&sample.data);
         let chunks = lock(&self.inner.payloader)
             .payload(RTP_PAYLOAD_MTU, &sample.data)
             .map_err(Error::webrtc)?;
@@ -167,6 +222,27 @@ impl LocalTrack {
             self.send_packets(&target, &chunks).await;
         }
         Ok(())
+    }
+
+    /// Warns once when an H.264 sample's SPS names a profile the announced
+    /// one does not cover (the peers may fail to decode it).
+    fn check_profile(&self, data: &[u8]) {
+        let Some(announced) = self.inner.h264_profile else {
+            return;
+        };
+        let Some(actual) = H264Profile::from_sps(data) else {
+            return;
+        };
+        if !announced.decodes(&actual)
+            && !self
+                .inner
+                .profile_mismatch_reported
+                .swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(track = %self.inner.id, %announced, %actual,
+                "H.264 stream of another profile than the track announces: \
+                 create the track with LocalTrack::h264 and the stream's profile");
+        }
     }
 
     fn reserve(&self, packets: usize, rtp_time: u32) -> Vec<Target> {
@@ -230,7 +306,7 @@ impl LocalTrack {
                     ssrc: Some(ssrc),
                     ..Default::default()
                 },
-                codec: self.inner.codec.rtp_codec(),
+                codec: self.inner.format.clone(),
                 ..Default::default()
             }],
         );
@@ -274,8 +350,9 @@ impl LocalTrack {
         Some(bindings.remove(index).sender)
     }
 
-    /// Re-reads the payload type negotiated with `member` (after an offer/answer).
-    pub(crate) async fn refresh_payload_type(&self, member: &MemberId) {
+    /// Re-reads the payload type negotiated with `member` (after an
+    /// offer/answer); returns why the track cannot be sent to it, if so.
+    pub(crate) async fn refresh_payload_type(&self, member: &MemberId) -> Option<String> {
         let sender = {
             let bindings = lock(&self.inner.bindings);
             bindings
@@ -283,18 +360,26 @@ impl LocalTrack {
                 .find(|b| &b.member == member)
                 .map(|b| b.sender.clone())
         };
-        let Some(sender) = sender else { return };
-        let payload_type = match sender.get_parameters().await {
-            Ok(params) => negotiated_payload_type(
-                &self.inner.codec.rtp_codec(),
-                &params.rtp_parameters.codecs,
-            ),
+        let sender = sender?;
+        let (payload_type, refusal) = match sender.get_parameters().await {
+            Ok(params) => {
+                let codecs = &params.rtp_parameters.codecs;
+                match self.inner.h264_profile {
+                    Some(profile) => match h264_payload_type_for(profile, codecs) {
+                        Ok(pt) => (Some(pt), None),
+                        Err(refusal) => (None, Some(refusal)),
+                    },
+                    None => (negotiated_payload_type(&self.inner.format, codecs), None),
+                }
+            }
             Err(err) => {
                 tracing::debug!(%err, "sender parameters unavailable");
-                None
+                (None, None)
             }
         };
-        if payload_type.is_none() {
+        if let Some(refusal) = &refusal {
+            tracing::warn!(track = %self.inner.id, %member, "{refusal}");
+        } else if payload_type.is_none() {
             tracing::warn!(track = %self.inner.id, %member, codec = %self.inner.codec,
                 "codec not negotiated with member; track not sent to it");
         }
@@ -302,6 +387,7 @@ impl LocalTrack {
         if let Some(b) = bindings.iter_mut().find(|b| &b.member == member) {
             b.payload_type = payload_type;
         }
+        refusal.map(|r| format!("track {}: {r}", self.inner.id))
     }
 
     /// Records whether `member`'s transport is up; nothing is sent before
@@ -344,6 +430,54 @@ fn negotiated_payload_type(ours: &RTCRtpCodec, codecs: &[RTCRtpCodecParameters])
         .map(|(_, c)| c.payload_type)
 }
 
+/// The payload type to send an H.264 stream of `profile` with: a
+/// negotiated H.264 format with packetization mode 1 whose profile decodes
+/// it (the same profile first, then the earliest in the peer's order), or
+/// why there is none.
+pub(crate) fn h264_payload_type_for(
+    profile: H264Profile,
+    codecs: &[RTCRtpCodecParameters],
+) -> std::result::Result<u8, String> {
+    let h264: Vec<(H264Profile, u8)> = codecs
+        .iter()
+        .filter(|c| {
+            c.rtp_codec
+                .mime_type
+                .eq_ignore_ascii_case(Codec::H264.mime_type())
+        })
+        .filter(|c| fmtp_value(&c.rtp_codec.sdp_fmtp_line, "packetization-mode") == "1")
+        .filter_map(|c| {
+            let id = fmtp_value(&c.rtp_codec.sdp_fmtp_line, "profile-level-id");
+            Some((H264Profile::from_profile_level_id(&id)?, c.payload_type))
+        })
+        .collect();
+    let same = |p: &H264Profile| p.profile_level_id()[..4] == profile.profile_level_id()[..4];
+    h264.iter()
+        .find(|(p, _)| same(p))
+        .or_else(|| h264.iter().find(|(p, _)| p.decodes(&profile)))
+        .map(|(_, pt)| *pt)
+        .ok_or_else(|| {
+            let takes: Vec<String> = h264.iter().map(|(p, _)| p.to_string()).collect();
+            format!(
+                "H.264 {profile} cannot be sent: the peer decodes {}",
+                if takes.is_empty() {
+                    "no H.264 with packetization mode 1".to_owned()
+                } else {
+                    takes.join(", ")
+                }
+            )
+        })
+}
+
+/// The value of `key` in a format parameter line (lower case; empty when absent).
+fn fmtp_value(line: &str, key: &str) -> String {
+    line.split(';')
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 /// 2: same format parameters; 1: the parameters that change the bitstream
 /// (`packetization-mode`, `profile-id`, the profile part of
 /// `profile-level-id`) agree; 0: they differ.
@@ -375,6 +509,15 @@ fn fmtp_fit(ours: &str, theirs: &str) -> u8 {
 
 fn rtp_timestamp(time: std::time::Duration, clock_rate: u32) -> u32 {
     (time.as_nanos() * u128::from(clock_rate) / 1_000_000_000) as u32
+}
+
+/// The payloader of a track: rtcgate's own for VP9 (`media::vp9`), rtc's
+/// for the others.
+pub(crate) fn payloader_for(codec: Codec, format: &RTCRtpCodec) -> Result<Box<dyn Payloader>> {
+    match codec {
+        Codec::Vp9 => Ok(Box::<super::vp9::Vp9Payloader>::default()),
+        _ => format.payloader().map_err(Error::webrtc),
+    }
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

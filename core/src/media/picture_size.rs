@@ -3,6 +3,8 @@
 //! keyframe. Containers and GStreamer caps need it before the first frame.
 
 use super::bitstream::{BitReader, av1_sequence_header, h264_nal_units, unescape_rbsp};
+use super::vp9::frame_header::{FrameHeader, RefSlots};
+use super::vp9::superframe;
 use crate::codec::Codec;
 
 /// Width and height a keyframe of `codec` declares, when it carries them in a
@@ -31,41 +33,22 @@ fn vp8_size(frame: &[u8]) -> Option<(u32, u32)> {
     Some((width, height))
 }
 
-/// VP9 keyframe uncompressed header up to frame_size().
-fn vp9_size(frame: &[u8]) -> Option<(u32, u32)> {
-    let mut r = BitReader::new(frame);
-    if r.bits(2)? != 2 {
-        return None;
-    }
-    let profile = r.bit()? | (r.bit()? << 1);
-    if profile == 3 {
-        r.bit()?;
-    }
-    if r.bit()? == 1 {
-        return None; // show_existing_frame
-    }
-    if r.bit()? != 0 {
-        return None; // not a keyframe
-    }
-    r.bits(2)?; // show_frame, error_resilient_mode
-    if r.bits(24)? != 0x49_83_42 {
-        return None;
-    }
-    if profile >= 2 {
-        r.bit()?; // ten_or_twelve_bit
-    }
-    let color_space = r.bits(3)?;
-    if color_space != 7 {
-        r.bit()?; // color_range
-        if profile == 1 || profile == 3 {
-            r.bits(3)?; // subsampling_x, subsampling_y, reserved
+/// VP9 keyframe: the size of the frame shown, which for a superframe of
+/// spatial layers (`media::vp9`) is the last, largest one.
+fn vp9_size(chunk: &[u8]) -> Option<(u32, u32)> {
+    let mut slots = RefSlots::default();
+    let mut size = None;
+    for (i, frame) in superframe::split(chunk).into_iter().enumerate() {
+        let header = FrameHeader::parse(frame, &slots)?;
+        if i == 0 && !header.key {
+            return None;
         }
-    } else if profile == 1 || profile == 3 {
-        r.bit()?;
+        slots.update(&header);
+        if header.show_frame {
+            size = header.size;
+        }
     }
-    let width = r.bits(16)? + 1;
-    let height = r.bits(16)? + 1;
-    Some((width, height))
+    size
 }
 
 /// Picture size from an H.264 SPS NAL unit (with its header byte).
@@ -201,6 +184,21 @@ mod tests {
             let keyframe = clip.samples(0).next().expect("first frame").data;
             assert_eq!(picture_size(clip.codec(), &keyframe), Some(size), "{file}");
         }
+    }
+
+    /// Chromium's L3T3_KEY key picture as the recorder writes it: a
+    /// superframe of 320x180, 640x360 and the shown 1280x720.
+    #[test]
+    fn a_vp9_superframe_has_the_size_of_its_shown_layer() {
+        let mut vp9 = crate::media::vp9::Vp9Depacketizer::default();
+        for packet in crate::media::rtp_dump::read("chromium-vp9-l3t3-key.rtp") {
+            vp9.push(&packet.payload).unwrap();
+            if packet.header.marker {
+                break;
+            }
+        }
+        let key = vp9.finish().unwrap().unwrap();
+        assert_eq!(picture_size(Codec::Vp9, &key), Some((1280, 720)));
     }
 
     #[test]

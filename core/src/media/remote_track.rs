@@ -1,6 +1,6 @@
 //! [`RemoteTrack`]: a track another member sends, delivered as encoded frames.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,8 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use super::frame::{EncodedFrame, SenderClock};
 use super::frame_assembler::{AssemblerStats, FrameAssembler};
 use super::local_track::lock;
+use super::stall_watch::{DEFAULT_STALL_BOUND, StallOutput, StallWatch};
+use super::track_health::{FrameDrops, StallReport};
 use crate::codec::{Codec, MediaKind};
 use crate::error::{Error, Result};
 use crate::signalling::MemberId;
@@ -20,6 +22,16 @@ use crate::signalling::MemberId;
 const FRAME_QUEUE: usize = 256;
 /// How long a missing packet is waited for (NACK retransmission) by default.
 pub const DEFAULT_LATENCY: Duration = Duration::from_millis(200);
+/// While a video track is stalled, a keyframe request goes out this often.
+const STALL_KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+/// `max_spatial_layer` when every layer is kept.
+const ALL_LAYERS: u8 = u8::MAX;
+
+/// What a remote track tells its owner while it runs.
+pub(crate) enum TrackNotice {
+    /// Packets arrive but no usable frames (see [`StallReport`]).
+    Stalled(StallReport),
+}
 
 /// A track received from another member: encoded frames reassembled from RTP.
 ///
@@ -46,8 +58,10 @@ struct Inner {
     recv_used: std::sync::atomic::AtomicBool,
     subscribers: Mutex<Readers>,
     latency_ms: AtomicU64,
+    max_spatial_layer: AtomicU8,
     sender_clock: Mutex<Option<SenderClock>>,
     stats: Mutex<AssemblerStats>,
+    health: Mutex<Health>,
     stop: tokio::sync::Notify,
 }
 
@@ -56,6 +70,15 @@ struct Subscriber {
     dropped: bool,
     /// The queue `recv` reads.
     default: bool,
+}
+
+/// What the pump last published about unusable frames.
+#[derive(Default)]
+struct Health {
+    drops: FrameDrops,
+    stalls: u64,
+    stalled: bool,
+    last_error: Option<String>,
 }
 
 /// Most video frames kept for late readers (about 10 s at 30 fps).
@@ -99,6 +122,7 @@ impl RemoteTrack {
         member: MemberId,
         track: Arc<dyn TrackRemote>,
         on_end: impl FnOnce(RemoteTrack) + Send + 'static,
+        on_notice: impl Fn(TrackNotice) + Send + Sync + 'static,
     ) -> std::result::Result<RemoteTrack, String> {
         let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
         let mime = track
@@ -129,14 +153,16 @@ impl RemoteTrack {
                     ended: false,
                 }),
                 latency_ms: AtomicU64::new(DEFAULT_LATENCY.as_millis() as u64),
+                max_spatial_layer: AtomicU8::new(ALL_LAYERS),
                 sender_clock: Mutex::new(None),
                 stats: Mutex::new(AssemblerStats::default()),
+                health: Mutex::new(Health::default()),
                 stop: tokio::sync::Notify::new(),
             }),
         };
         let reader = remote.clone();
         tokio::spawn(async move {
-            reader.pump().await;
+            reader.pump(&on_notice).await;
             let mut readers = lock(&reader.inner.subscribers);
             readers.list.clear();
             readers.ended = true;
@@ -146,25 +172,36 @@ impl RemoteTrack {
         Ok(remote)
     }
 
-    async fn pump(&self) {
+    async fn pump(&self, on_notice: &(dyn Fn(TrackNotice) + Send + Sync)) {
         let mut assembler = FrameAssembler::new(self.inner.codec, FrameAssembler::DEFAULT_WINDOW);
+        let video = self.inner.codec.kind() == MediaKind::Video;
+        let mut watch = StallWatch::new(video, DEFAULT_STALL_BOUND, STALL_KEYFRAME_INTERVAL);
         loop {
             assembler.set_max_delay(Some(self.latency()));
-            let deadline = assembler.poll_timeout();
+            assembler.set_max_spatial_layer(self.max_spatial_layer());
+            let deadline = [assembler.poll_timeout(), watch.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
             let event = tokio::select! {
                 event = self.inner.track.poll() => event,
                 _ = self.inner.stop.notified() => None,
                 _ = sleep_until(deadline) => {
-                    assembler.handle_timeout(Instant::now());
-                    self.deliver(&mut assembler);
+                    let now = Instant::now();
+                    assembler.handle_timeout(now);
+                    self.deliver(&mut assembler, &mut watch, now);
+                    self.watch(&mut watch, &assembler, now, on_notice);
                     continue;
                 }
             };
             let Some(event) = event else { break };
             match event {
                 TrackRemoteEvent::OnRtpPacket(packet) => {
-                    assembler.push_at(packet, Instant::now());
-                    self.deliver(&mut assembler);
+                    let now = Instant::now();
+                    watch.on_packet(now);
+                    assembler.push_at(packet, now);
+                    self.deliver(&mut assembler, &mut watch, now);
+                    self.watch(&mut watch, &assembler, now, on_notice);
                 }
                 TrackRemoteEvent::OnRtcpPacket(packets) => self.on_rtcp(&packets),
                 TrackRemoteEvent::OnEnded => break,
@@ -172,16 +209,72 @@ impl RemoteTrack {
             }
         }
         assembler.flush();
-        self.deliver(&mut assembler);
+        self.deliver(&mut assembler, &mut watch, Instant::now());
         tracing::debug!(track = %self.inner.id, member = %self.inner.member, "remote track ended");
     }
 
+    /// Runs the stall watch at `now`: keyframe requests, reports, counters.
+    fn watch(
+        &self,
+        watch: &mut StallWatch,
+        assembler: &FrameAssembler,
+        now: Instant,
+        on_notice: &(dyn Fn(TrackNotice) + Send + Sync),
+    ) {
+        watch.handle_timeout(now);
+        let stats = assembler.stats();
+        let drops = FrameDrops {
+            depacketization: stats.depacketization_errors,
+            incomplete: stats.incomplete_frames,
+            waiting_for_keyframe: watch.waiting_drops,
+        };
+        while let Some(output) = watch.poll_output() {
+            match output {
+                StallOutput::RequestKeyframe => {
+                    let track = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(error) = track.request_keyframe().await {
+                            tracing::debug!(track = track.id(), %error, "keyframe request failed");
+                        }
+                    });
+                }
+                StallOutput::Stalled { duration, packets } => {
+                    let report = StallReport {
+                        member: self.inner.member.clone(),
+                        track_id: self.inner.id.clone(),
+                        codec: self.inner.codec,
+                        duration,
+                        packets,
+                        drops,
+                        last_error: assembler.last_error().map(str::to_owned),
+                    };
+                    tracing::warn!("{report}");
+                    on_notice(TrackNotice::Stalled(report));
+                }
+                StallOutput::Recovered { duration } => {
+                    tracing::info!(track = %self.inner.id, member = %self.inner.member,
+                        "usable frames again after {:.1} s", duration.as_secs_f64());
+                }
+            }
+        }
+        let mut health = lock(&self.inner.health);
+        health.drops = drops;
+        health.stalls = watch.stalls;
+        health.stalled = watch.is_stalled();
+        if let Some(error) = assembler.last_error()
+            && health.last_error.as_deref() != Some(error)
+        {
+            health.last_error = Some(error.to_owned());
+        }
+    }
+
     /// Hands the assembler's finished frames to every reader.
-    fn deliver(&self, assembler: &mut FrameAssembler) {
+    fn deliver(&self, assembler: &mut FrameAssembler, watch: &mut StallWatch, now: Instant) {
         let clock = *lock(&self.inner.sender_clock);
         let video = self.inner.codec.kind() == MediaKind::Video;
         let mut readers = lock(&self.inner.subscribers);
         while let Some(mut frame) = assembler.poll_frame() {
+            watch.on_frame(&frame, now);
             frame.sender_clock = clock;
             if video {
                 let cache = &mut readers.since_keyframe;
@@ -267,6 +360,50 @@ impl RemoteTrack {
     /// Reassembly counters (packets, losses, duplicates, frames, keyframes).
     pub fn stats(&self) -> AssemblerStats {
         *lock(&self.inner.stats)
+    }
+
+    /// Frames a decoder could not use so far, by cause. Those lost or not
+    /// depacketized are missing from the frames delivered; those waiting
+    /// for a keyframe are delivered (after one marked as a discontinuity).
+    pub fn frame_drops(&self) -> FrameDrops {
+        lock(&self.inner.health).drops
+    }
+
+    /// How many times the track stalled: packets arriving, no usable
+    /// frame for about a second ([`CallEvent::TrackStalled`](crate::CallEvent::TrackStalled)).
+    pub fn stalls(&self) -> u64 {
+        lock(&self.inner.health).stalls
+    }
+
+    /// Whether the track is stalled now.
+    pub fn is_stalled(&self) -> bool {
+        lock(&self.inner.health).stalled
+    }
+
+    /// The latest depacketization error, if any.
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.inner.health).last_error.clone()
+    }
+
+    /// Keeps the lowest `layers` spatial layers of a scalable VP9 or AV1
+    /// stream in the frames delivered (`Some(1)`: the lowest resolution
+    /// only); `None`, the default, keeps them all. Every reader of the track
+    /// gets the same layers; other codecs ignore it.
+    pub fn set_spatial_layers(&self, layers: Option<u8>) {
+        let max = layers.map_or(ALL_LAYERS, |n| n.saturating_sub(1));
+        self.inner.max_spatial_layer.store(max, Ordering::Relaxed);
+    }
+
+    /// How many spatial layers are kept (see [`set_spatial_layers`](Self::set_spatial_layers)).
+    pub fn spatial_layers(&self) -> Option<u8> {
+        self.max_spatial_layer().map(|max| max + 1)
+    }
+
+    fn max_spatial_layer(&self) -> Option<u8> {
+        match self.inner.max_spatial_layer.load(Ordering::Relaxed) {
+            ALL_LAYERS => None,
+            layer => Some(layer),
+        }
     }
 
     /// The next frame; `None` once the track has ended and every frame was read.

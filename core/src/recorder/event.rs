@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::codec::Codec;
+use crate::media::{FrameDrops, StallReport};
 use crate::signalling::MemberId;
 
 /// Where one participant's recording stands.
@@ -25,8 +26,16 @@ pub struct ParticipantProgress {
     pub frames: u64,
     /// Losses seen on the participant's tracks (each may cost frames).
     pub gaps: u64,
-    /// Video frames left out because they could not be decoded (waiting for a keyframe).
+    /// Video frames left out because they could not be decoded (waiting for
+    /// a keyframe); the same as `frame_drops.waiting_for_keyframe`.
     pub dropped_frames: u64,
+    /// Frames not in the file, by cause: lost packets or depacketization
+    /// errors on the participant's tracks, and video frames the recorder
+    /// left out while waiting for a keyframe.
+    pub frame_drops: FrameDrops,
+    /// Times one of the participant's tracks stalled (packets arriving, no
+    /// usable frame for about a second; see [`RecorderEvent::TrackStalled`]).
+    pub stalls: u64,
     /// Keyframe requests (PLI) sent.
     pub keyframe_requests: u64,
     /// Tracks placed by arrival time because no RTCP sender report came in
@@ -95,6 +104,10 @@ pub enum RecorderEvent {
         /// Its duration.
         duration: Duration,
     },
+    /// A participant's track keeps receiving packets but has given no usable
+    /// frame for about a second; the recording of that track has a hole
+    /// until it recovers. A video track asks the sender for a keyframe.
+    TrackStalled(StallReport),
     /// A track is not in the participant's file.
     TrackSkipped {
         /// The participant.

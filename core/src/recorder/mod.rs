@@ -166,7 +166,7 @@ impl Recorder {
 struct Session {
     call: Call,
     options: RecorderOptions,
-    events: mpsc::UnboundedSender<crate::recorder::RecorderEvent>,
+    events: mpsc::UnboundedSender<RecorderEvent>,
     names: HashMap<MemberId, String>,
     participants: HashMap<MemberId, ParticipantRecorder>,
     finished: Vec<RecordingSummary>,
@@ -211,6 +211,9 @@ impl Session {
                 self.names.insert(info.id, info.name);
             }
             CallEvent::TrackAdded(track) => self.add_track(track),
+            CallEvent::TrackStalled(report) if self.participants.contains_key(&report.member) => {
+                let _ = self.events.send(RecorderEvent::TrackStalled(report));
+            }
             CallEvent::MemberLeft(info) => {
                 if let Some(participant) = self.participants.remove(&info.id) {
                     self.finished.extend(participant.stop().await);

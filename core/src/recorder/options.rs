@@ -37,6 +37,14 @@ pub struct RecorderOptions {
     /// How long a participant's file waits for all their tracks to be ready
     /// (video: a first keyframe) before it starts with the tracks that are.
     pub start_wait: Duration,
+    /// How many spatial layers of scalable VP9 or AV1 (SVC) are written, from the
+    /// lowest: `Some(1)` writes only the lowest resolution; `None` (the
+    /// default) every layer the sender sends, so the file has the sender's
+    /// full resolution. The VP9 layers of a picture are written as one
+    /// superframe in which only the top one is shown; an AV1 temporal unit
+    /// keeps the OBUs of the layers chosen. Temporal layers are always all
+    /// kept.
+    pub spatial_layers: Option<u8>,
 }
 
 impl RecorderOptions {
@@ -49,6 +57,7 @@ impl RecorderOptions {
             flush_interval: Duration::from_millis(500),
             report_wait: Duration::from_secs(3),
             start_wait: Duration::from_secs(5),
+            spatial_layers: None,
         }
     }
 }
@@ -81,6 +90,13 @@ impl RecorderOptions {
     /// Sets how long a file waits for all of a participant's tracks.
     pub fn with_start_wait(mut self, wait: Duration) -> Self {
         self.start_wait = wait;
+        self
+    }
+
+    /// Sets how many spatial layers of scalable VP9 or AV1 are written
+    /// (`None`: all the sender sends).
+    pub fn with_spatial_layers(mut self, layers: Option<u8>) -> Self {
+        self.spatial_layers = layers;
         self
     }
 }

@@ -17,7 +17,7 @@ use super::timeline::{TimedFrame, Timeline};
 use crate::call::Call;
 use crate::codec::{Codec, MediaKind};
 use crate::media::picture_size;
-use crate::media::{EncodedFrame, RemoteTrack};
+use crate::media::{EncodedFrame, FrameDrops, RemoteTrack};
 use crate::signalling::MemberId;
 
 /// How often the participant's clock-driven work runs (keyframe requests,
@@ -164,6 +164,16 @@ impl Participant {
         progress.bytes = self.finished_bytes + self.file.as_ref().map_or(0, |f| f.sink.len());
         progress.gaps = self.tracks.iter().map(|t| t.gate.gaps).sum();
         progress.dropped_frames = self.tracks.iter().map(|t| t.gate.dropped).sum();
+        progress.frame_drops = FrameDrops::default();
+        for track in &self.tracks {
+            let drops = track.remote.frame_drops();
+            progress.frame_drops += FrameDrops {
+                depacketization: drops.depacketization,
+                incomplete: drops.incomplete,
+                waiting_for_keyframe: track.gate.dropped,
+            };
+        }
+        progress.stalls = self.tracks.iter().map(|t| t.remote.stalls()).sum();
         progress.keyframe_requests = self.tracks.iter().map(|t| t.gate.requests).sum();
         progress.tracks_timed_by_arrival = self.timeline.fallbacks();
         progress
@@ -177,6 +187,7 @@ impl Participant {
             self.first_track_at = Some(Instant::now());
         }
         remote.set_latency(self.options.latency);
+        remote.set_spatial_layers(self.options.spatial_layers);
         let index = self.tracks.len();
         let timeline_index = self.timeline.add_track(remote.codec().clock_rate());
         debug_assert_eq!(index, timeline_index);

@@ -2,7 +2,11 @@
 // Drives one headless Chromium page (examples/web) as a member of an rtcgate
 // room and checks what it achieved: connected peers, data-channel messages,
 // inbound video. Progress goes to stderr; exactly one JSON line goes to stdout:
-//   {"ok":true|false,"reason":"...","state":{...},"stats":{...}}
+//   {"ok":true|false,"reason":"...","state":{...},"stats":{...},"pages":[...]}
+// With --next-url the same browser then opens each further page in turn
+// (leaving the room of the previous one), with the same expectations and
+// hold; "pages" has {url, state, stats} of each page, taken at the end of
+// its hold.
 // Exit code 0 iff ok. See docs/browser.md.
 import { parseArgs } from 'node:util';
 import fs from 'node:fs';
@@ -13,6 +17,7 @@ const USAGE = `usage: node peer.mjs --url URL [options]
 
   --url URL                     page URL incl. room/name (autojoin=1 optional: the
                                 harness calls rtcgate.join() if the page did not)
+  --next-url URL                then open this page in the same browser (repeatable)
   --expect-peers N              peers that must reach connectionState "connected" (default 1)
   --send TEXT                   send once data channels to N peers are open (repeatable)
   --expect-message TEXT         wait until this text was received (repeatable)
@@ -53,6 +58,7 @@ function parseCli(argv) {
     strict: true,
     options: {
       url: { type: 'string' },
+      'next-url': { type: 'string', multiple: true, default: [] },
       'expect-peers': { type: 'string', default: '1' },
       send: { type: 'string', multiple: true, default: [] },
       'expect-message': { type: 'string', multiple: true, default: [] },
@@ -80,6 +86,7 @@ function parseCli(argv) {
   new URL(values.url); // throws on a malformed URL
   return {
     url: values.url,
+    nextUrls: values['next-url'],
     expectPeers: int('expect-peers'),
     send: values.send,
     expectMessages: values['expect-message'],
@@ -158,7 +165,7 @@ async function main() {
 
   let context = null;
   let page = null;
-  const timer = setTimeout(() => {
+  let timer = setTimeout(() => {
     const waiting = pending.length ? ` waiting for: ${pending.join('; ')}` : '';
     stop(new Failure(`timed out after ${opts.timeoutMs} ms${waiting}`));
   }, opts.timeoutMs);
@@ -195,18 +202,31 @@ async function main() {
     page.on('pageerror', (err) => log(`page error: ${err.message}`));
     page.on('crash', () => stop(new Failure('page crashed')));
 
-    await Promise.race([run(opts, page, log), stopped]);
-    log('success');
-    clearTimeout(timer);
-    if (opts.screenshot) {
-      await page.screenshot({ path: opts.screenshot, fullPage: true });
-      log(`screenshot saved to ${opts.screenshot}`);
+    const pages = [];
+    for (const [i, url] of [opts.url, ...opts.nextUrls].entries()) {
+      if (i > 0) {
+        // Each further page gets the whole timeout again.
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const waiting = pending.length ? ` waiting for: ${pending.join('; ')}` : '';
+          stop(new Failure(`timed out after ${opts.timeoutMs} ms on ${url}${waiting}`));
+        }, opts.timeoutMs);
+        tag = `peer ${new URL(url).searchParams.get('name') || ''}`.trim();
+      }
+      await Promise.race([run({ ...opts, url }, page, log), stopped]);
+      log('success');
+      clearTimeout(timer);
+      if (opts.screenshot && i === 0) {
+        await page.screenshot({ path: opts.screenshot, fullPage: true });
+        log(`screenshot saved to ${opts.screenshot}`);
+      }
+      if (opts.holdMs > 0) {
+        log(`holding for ${opts.holdMs} ms`);
+        await Promise.race([sleep(opts.holdMs), stopped.catch(() => {})]);
+      }
+      pages.push({ url, ...(await snapshot()) });
     }
-    if (opts.holdMs > 0) {
-      log(`holding for ${opts.holdMs} ms`);
-      await Promise.race([sleep(opts.holdMs), stopped.catch(() => {})]);
-    }
-    result = { ok: true, ...(await snapshot()) };
+    result = { ok: true, ...pages[pages.length - 1], pages };
   } catch (err) {
     const reason = err instanceof Failure ? err.message : `error: ${err && err.stack ? err.stack : err}`;
     log(`FAILED: ${reason}`);

@@ -192,3 +192,34 @@ pub fn format_duration(path: &Path) -> Option<f64> {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
     json["format"]["duration"].as_str()?.parse().ok()
 }
+
+/// The MD5 of every decoded video picture, in order, with `decoder` (an
+/// FFmpeg decoder name: `vp9`, `libvpx-vp9`, …), at the file's own
+/// timestamps; panics when a frame fails to decode.
+pub fn picture_hashes(path: &Path, decoder: &str) -> Vec<String> {
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-c:v", decoder, "-i"])
+        .arg(path)
+        .args([
+            "-map",
+            "0:v",
+            "-fps_mode",
+            "passthrough",
+            "-enc_time_base",
+            "-1",
+        ])
+        .args(["-f", "framemd5", "-"])
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        output.status.success(),
+        "{decoder} cannot decode {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_owned()))
+        .collect()
+}

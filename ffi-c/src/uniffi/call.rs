@@ -11,7 +11,7 @@ use rtcgate_core::{
 
 use super::data_channel::{DataChannel, DataChannelConfig};
 use super::local_track::LocalTrack;
-use super::remote_track::RemoteTrack;
+use super::remote_track::{RemoteTrack, StallReport};
 use super::{Result, RtcgateError, Subscription, invalid, notify, on_runtime, runtime, subscribe};
 
 /// A STUN or TURN server.
@@ -190,6 +190,12 @@ pub enum CallEvent {
         /// Why, if known.
         reason: Option<String>,
     },
+    /// A member's track keeps receiving packets but gave no usable frame for
+    /// about a second (video asks for a keyframe as well). Once per stall.
+    TrackStalled {
+        /// What was dropped and why.
+        report: StallReport,
+    },
 }
 
 impl CallEvent {
@@ -232,6 +238,9 @@ impl CallEvent {
                 message,
             },
             CoreEvent::SignallingClosed(reason) => CallEvent::SignallingClosed { reason },
+            CoreEvent::TrackStalled(report) => CallEvent::TrackStalled {
+                report: report.into(),
+            },
             _ => return None,
         })
     }

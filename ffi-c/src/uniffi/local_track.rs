@@ -30,6 +30,26 @@ impl LocalTrack {
         }))
     }
 
+    /// A new H.264 track announcing `profile_level_id` (six hex digits:
+    /// `42e01f` constrained baseline, the default of `new`; `4d001f` main;
+    /// `64001f` high; …): what the encoder makes. A member whose peer cannot
+    /// decode it does not get the track (`CallEvent.Error` names what it decodes).
+    #[uniffi::constructor]
+    pub fn new_h264(profile_level_id: String, id: String, stream_id: String) -> Result<Arc<Self>> {
+        if id.is_empty() {
+            return Err(super::invalid("track id must not be empty"));
+        }
+        let profile: rtcgate_core::media::H264Profile = profile_level_id.parse()?;
+        Ok(Arc::new(LocalTrack {
+            track: rtcgate_core::LocalTrack::h264(profile, id, stream_id)?,
+        }))
+    }
+
+    /// The H.264 `profile-level-id` the track announces (`None` for other codecs).
+    pub fn h264_profile_level_id(&self) -> Option<String> {
+        self.track.h264_profile().map(|p| p.profile_level_id())
+    }
+
     /// The track id.
     pub fn id(&self) -> String {
         self.track.id().to_owned()

@@ -9,6 +9,7 @@ use rtcgate_core::recorder::{
 };
 
 use super::call::{Call, CallConfig};
+use super::remote_track::{FrameDrops, StallReport};
 use super::{Codec, Result, RtcgateError, Subscription, invalid, notify, on_runtime, subscribe};
 
 /// Where and how a recorder writes.
@@ -20,6 +21,10 @@ pub struct RecorderConfig {
     /// How long a missing packet is waited for before writing without it, ms.
     #[uniffi(default = 200)]
     pub latency_ms: u32,
+    /// How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
+    /// lowest (1: the lowest resolution only); `None`: all the sender sends.
+    #[uniffi(default = None)]
+    pub spatial_layers: Option<u8>,
 }
 
 impl RecorderConfig {
@@ -29,6 +34,10 @@ impl RecorderConfig {
         }
         let mut options = RecorderOptions::new(&self.folder);
         options.latency = Duration::from_millis(u64::from(self.latency_ms.max(1)));
+        if self.spatial_layers == Some(0) {
+            return Err(invalid("spatial_layers must be at least 1 (None: all)"));
+        }
+        options.spatial_layers = self.spatial_layers;
         Ok(options)
     }
 }
@@ -62,6 +71,10 @@ pub struct RecordingSummary {
     pub frames: u64,
     /// Losses seen.
     pub gaps: u64,
+    /// Frames not in the file, by cause.
+    pub frame_drops: FrameDrops,
+    /// Times a track stalled.
+    pub stalls: u64,
     /// The tracks recorded.
     pub tracks: Vec<RecordedTrack>,
     /// The write error that ended the recording early, if any.
@@ -77,6 +90,8 @@ impl From<CoreSummary> for RecordingSummary {
             bytes,
             frames,
             gaps,
+            frame_drops,
+            stalls,
             ..
         } = summary.progress;
         RecordingSummary {
@@ -91,6 +106,8 @@ impl From<CoreSummary> for RecordingSummary {
             bytes,
             frames,
             gaps,
+            frame_drops: frame_drops.into(),
+            stalls,
             tracks: summary
                 .tracks
                 .into_iter()
@@ -131,6 +148,10 @@ pub enum RecorderEvent {
         bytes: u64,
         /// Frames written.
         frames: u64,
+        /// Frames not in the file, by cause.
+        frame_drops: FrameDrops,
+        /// Times a track stalled.
+        stalls: u64,
     },
     /// Packets of a track were lost for good.
     Gap {
@@ -159,6 +180,12 @@ pub enum RecorderEvent {
         /// The error.
         message: String,
     },
+    /// A participant's track keeps receiving packets but gave no usable
+    /// frame for about a second: the file has a hole there until it recovers.
+    TrackStalled {
+        /// What was dropped and why.
+        report: StallReport,
+    },
     /// A participant's recording is closed.
     Finished {
         /// What it holds.
@@ -183,6 +210,8 @@ impl RecorderEvent {
                 duration_ms: millis(p.duration),
                 bytes: p.bytes,
                 frames: p.frames,
+                frame_drops: p.frame_drops.into(),
+                stalls: p.stalls,
             },
             CoreEvent::Gap {
                 member,
@@ -211,6 +240,9 @@ impl RecorderEvent {
                 member_id: member,
                 path: path.to_string_lossy().into_owned(),
                 message,
+            },
+            CoreEvent::TrackStalled(report) => RecorderEvent::TrackStalled {
+                report: report.into(),
             },
             CoreEvent::Finished(summary) => RecorderEvent::Finished {
                 summary: summary.into(),

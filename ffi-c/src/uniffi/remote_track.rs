@@ -38,6 +38,64 @@ impl From<EncodedFrame> for Frame {
     }
 }
 
+/// Frames a receiver could not use, by cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Record)]
+pub struct FrameDrops {
+    /// A packet of the frame could not be depacketized.
+    pub depacketization: u64,
+    /// Packets of the frame were lost.
+    pub incomplete: u64,
+    /// Video frames that could not be decoded until the next keyframe.
+    pub waiting_for_keyframe: u64,
+}
+
+impl From<rtcgate_core::media::FrameDrops> for FrameDrops {
+    fn from(d: rtcgate_core::media::FrameDrops) -> Self {
+        FrameDrops {
+            depacketization: d.depacketization,
+            incomplete: d.incomplete,
+            waiting_for_keyframe: d.waiting_for_keyframe,
+        }
+    }
+}
+
+/// A track whose packets keep arriving but that gave no usable frame for
+/// about a second (a video track asks for a keyframe as well).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StallReport {
+    /// The member sending the track.
+    pub member_id: String,
+    /// The track.
+    pub track_id: String,
+    /// Its codec.
+    pub codec: Codec,
+    /// Time without a usable frame so far, ms.
+    pub duration_ms: u64,
+    /// Packets that arrived meanwhile.
+    pub packets: u64,
+    /// Frames the track left out since it started, by cause.
+    pub drops: FrameDrops,
+    /// The latest depacketization error, if any.
+    pub last_error: Option<String>,
+    /// The whole report as one line of text.
+    pub message: String,
+}
+
+impl From<rtcgate_core::media::StallReport> for StallReport {
+    fn from(r: rtcgate_core::media::StallReport) -> Self {
+        StallReport {
+            message: r.to_string(),
+            member_id: r.member,
+            track_id: r.track_id,
+            codec: r.codec.into(),
+            duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
+            packets: r.packets,
+            drops: r.drops.into(),
+            last_error: r.last_error,
+        }
+    }
+}
+
 /// Receives a remote track's frames, in order, on a library thread
 /// (`rtcgate-frames`).
 #[uniffi::export(with_foreign)]
@@ -130,6 +188,11 @@ impl RemoteTrack {
     /// release it with `FramePipe.close()`.
     pub fn pipe_id(&self) -> u64 {
         crate::jni_pipe::pull_pipe(&self.track)
+    }
+
+    /// Frames left out so far, by cause.
+    pub fn frame_drops(&self) -> FrameDrops {
+        self.track.frame_drops().into()
     }
 
     /// Asks the sender for a keyframe (RTCP PLI). Video only.

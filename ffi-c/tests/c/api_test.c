@@ -310,6 +310,12 @@ int main(int argc, char **argv) {
     CHECK(reused > 0 && reused != scratch, "a new handle differs from the stale one (%d vs %d)", reused, scratch);
     EXPECT_CODE(rtcgate_local_track_push_sample(scratch, sample, 3, 0), RTCGATE_ERR_HANDLE);
     EXPECT_CODE(rtcgate_local_track_destroy(reused), RTCGATE_OK);
+    EXPECT_CODE(rtcgate_local_track_create_h264(NULL, "v", "s"), RTCGATE_ERR_NULL);
+    EXPECT_CODE(rtcgate_local_track_create_h264("high", "v", "s"), RTCGATE_ERR_INVALID);
+    EXPECT_CODE(rtcgate_local_track_create_h264("6e001f", "v", "s"), RTCGATE_ERR_UNSUPPORTED);
+    rtcgate_local_track high = rtcgate_local_track_create_h264("64001f", "v", "s");
+    CHECK(high > 0, "local_track_create_h264(64001f) -> %d", high);
+    EXPECT_CODE(rtcgate_local_track_destroy(high), RTCGATE_OK);
 
     /* ---- clips ---- */
     EXPECT_CODE(rtcgate_clip_open(NULL), RTCGATE_ERR_NULL);

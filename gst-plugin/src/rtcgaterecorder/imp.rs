@@ -1,7 +1,6 @@
 //! Implementation of `rtcgaterecorder`: a session task per READY→PAUSED that
 //! joins the room and runs a core `Recorder` attached to the call.
 
-use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,6 +24,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Settings {
     connection: ConnectionSettings,
     location: String,
+    spatial_layers: u32,
 }
 
 impl Default for Settings {
@@ -35,6 +35,7 @@ impl Default for Settings {
                 ..Default::default()
             },
             location: DEFAULT_LOCATION.to_owned(),
+            spatial_layers: 0,
         }
     }
 }
@@ -68,6 +69,15 @@ impl ObjectImpl for RtcGateRecorder {
                     .mutable_ready()
                     .build(),
             );
+            properties.push(
+                glib::ParamSpecUInt::builder("spatial-layers")
+                    .nick("Spatial layers")
+                    .blurb("How many spatial layers of scalable VP9 or AV1 (SVC) to record, from the lowest (1: the lowest resolution only); 0: all the sender sends")
+                    .maximum(8)
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
+            );
             properties
         });
         PROPERTIES.as_ref()
@@ -83,6 +93,9 @@ impl ObjectImpl for RtcGateRecorder {
                     .flatten()
                     .unwrap_or_else(|| DEFAULT_LOCATION.to_owned())
             }
+            "spatial-layers" => {
+                settings.spatial_layers = value.get().expect("type checked upstream");
+            }
             name => {
                 settings.connection.set_property(name, value);
             }
@@ -94,6 +107,7 @@ impl ObjectImpl for RtcGateRecorder {
         match pspec.name() {
             "stats" => lock(&self.stats).to_value(),
             "location" => settings.location.to_value(),
+            "spatial-layers" => settings.spatial_layers.to_value(),
             name => settings
                 .connection
                 .property(name)
@@ -186,14 +200,20 @@ impl ElementImpl for RtcGateRecorder {
 
 impl RtcGateRecorder {
     fn start(&self) -> Result<(), gst::StateChangeError> {
-        let (plan, location) = {
+        let (plan, options) = {
             let settings = lock(&self.settings);
             let plan = settings.connection.validate().map_err(|message| {
                 gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", message));
                 gst::StateChangeError
             })?;
-            (plan, PathBuf::from(&settings.location))
+            let mut options = RecorderOptions::new(&settings.location);
+            options.spatial_layers = match settings.spatial_layers {
+                0 => None,
+                n => Some(n as u8),
+            };
+            (plan, options)
         };
+        let location = options.folder.clone();
         if let Err(error) = std::fs::create_dir_all(&location) {
             gst::element_imp_error!(
                 self,
@@ -205,7 +225,7 @@ impl RtcGateRecorder {
         let element = self.obj().downgrade();
         let stats = self.stats.clone();
         *lock(&self.session) = Some(Session::spawn(|stop| {
-            run(element, plan, location, stop, stats)
+            run(element, plan, options, stop, stats)
         }));
         Ok(())
     }
@@ -229,7 +249,7 @@ impl RtcGateRecorder {
 async fn run(
     element: glib::WeakRef<super::RtcGateRecorder>,
     plan: Plan,
-    location: PathBuf,
+    options: RecorderOptions,
     mut stop: watch::Receiver<bool>,
     stats: Arc<Mutex<gst::Array>>,
 ) {
@@ -247,14 +267,18 @@ async fn run(
         }
     };
     let (recorder, mut recorder_events) =
-        match Recorder::attach(&connection.call, RecorderOptions::new(&location)).await {
+        match Recorder::attach(&connection.call, options.clone()).await {
             Ok(recorder) => recorder,
             Err(error) => {
                 if let Some(element) = element.upgrade() {
                     gst::element_error!(
                         element,
                         gst::ResourceError::OpenWrite,
-                        ("Could not record into {}: {}", location.display(), error)
+                        (
+                            "Could not record into {}: {}",
+                            options.folder.display(),
+                            error
+                        )
                     );
                 }
                 connection.close().await;
@@ -348,6 +372,7 @@ fn recorder_message(element: &super::RtcGateRecorder, event: RecorderEvent) {
                 ],
             )
         }
+        RecorderEvent::TrackStalled(report) => messages::track_stalled(element, &report),
         RecorderEvent::WriteFailed { path, message, .. } => {
             gst::element_warning!(
                 element,

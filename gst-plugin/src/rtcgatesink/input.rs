@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gst::prelude::*;
-use rtcgate_core::{Call, LocalTrack, MediaKind, MediaSample};
+use rtcgate_core::media::H264Profile;
+use rtcgate_core::{Call, Codec, LocalTrack, MediaKind, MediaSample};
 
 use super::encoder;
 
@@ -201,7 +202,19 @@ fn new_track(
         }
         gst::FlowError::NotNegotiated
     })?;
-    let track = LocalTrack::new(codec, track_id, stream_id).map_err(|error| {
+    let track = match codec {
+        // Announce the profile the stream has: the caps say it (x264enc,
+        // h264parse), or the first access unit's SPS does.
+        Codec::H264 => match sample.caps().and_then(caps::h264_profile).or_else(|| {
+            let buffer = sample.buffer()?.map_readable().ok()?;
+            H264Profile::from_sps(&buffer)
+        }) {
+            Some(profile) => LocalTrack::h264(profile, track_id, stream_id),
+            None => LocalTrack::new(codec, track_id, stream_id),
+        },
+        _ => LocalTrack::new(codec, track_id, stream_id),
+    };
+    let track = track.map_err(|error| {
         if let Some(bin) = bin.upgrade() {
             gst::element_error!(
                 bin,
@@ -211,7 +224,7 @@ fn new_track(
         }
         gst::FlowError::Error
     })?;
-    tracing::info!(track = track_id, codec = codec.name(), "rtcgatesink track");
+    tracing::info!(track = track_id, codec = codec.name(), profile = ?track.h264_profile(), "rtcgatesink track");
     if codec.kind() == rtcgate_core::MediaKind::Video {
         let sinkpad = appsink.static_pad("sink").expect("appsink has a sink pad");
         let weak_pad = sinkpad.downgrade();

@@ -39,6 +39,7 @@ pub struct RtcGateSrc {
     signaller: std::sync::OnceLock<crate::RtcGateSignaller>,
     settings: Mutex<ConnectionSettings>,
     rtp: Mutex<bool>,
+    spatial_layers: Mutex<u32>,
     session: Mutex<Option<Session>>,
     outputs: Arc<Mutex<Outputs>>,
     stats: Arc<Mutex<gst::Array>>,
@@ -64,23 +65,37 @@ impl ObjectImpl for RtcGateSrc {
                     .mutable_ready()
                     .build(),
             );
+            properties.push(
+                glib::ParamSpecUInt::builder("spatial-layers")
+                    .nick("Spatial layers")
+                    .blurb("How many spatial layers of scalable VP9 or AV1 (SVC) to output, from the lowest (1: the lowest resolution only); 0: all the sender sends")
+                    .maximum(8)
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
+            );
             properties
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        if pspec.name() == "rtp" {
-            *lock(&self.rtp) = value.get().expect("type checked upstream");
-            return;
+        match pspec.name() {
+            "rtp" => *lock(&self.rtp) = value.get().expect("type checked upstream"),
+            "spatial-layers" => {
+                *lock(&self.spatial_layers) = value.get().expect("type checked upstream")
+            }
+            name => {
+                lock(&self.settings).set_property(name, value);
+            }
         }
-        lock(&self.settings).set_property(pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         match pspec.name() {
             "stats" => return lock(&self.stats).to_value(),
             "rtp" => return lock(&self.rtp).to_value(),
+            "spatial-layers" => return lock(&self.spatial_layers).to_value(),
             _ => {}
         }
         lock(&self.settings)
@@ -206,8 +221,12 @@ impl RtcGateSrc {
         *lock(&self.stats) = gst::Array::new(Vec::<glib::SendValue>::new());
         let element = self.obj().downgrade();
         let (outputs, stats) = (self.outputs.clone(), self.stats.clone());
+        let spatial_layers = match *lock(&self.spatial_layers) {
+            0 => None,
+            n => Some(n as u8),
+        };
         *lock(&self.session) = Some(Session::spawn(|stop| {
-            run(element, plan, stop, outputs, stats)
+            run(element, plan, spatial_layers, stop, outputs, stats)
         }));
         Ok(())
     }
@@ -255,6 +274,7 @@ fn remove_output(element: &super::RtcGateSrc, output: Output) {
 async fn run(
     element: glib::WeakRef<super::RtcGateSrc>,
     plan: Plan,
+    spatial_layers: Option<u8>,
     mut stop: watch::Receiver<bool>,
     outputs: Arc<Mutex<Outputs>>,
     stats: Arc<Mutex<gst::Array>>,
@@ -301,6 +321,7 @@ async fn run(
                         messages::member(&element, "member-left", &member);
                     }
                     Some(CallEvent::TrackAdded(track)) => {
+                        track.set_spatial_layers(spatial_layers);
                         let counter = counters
                             .entry((track.member().clone(), track.kind()))
                             .or_default();
@@ -319,6 +340,9 @@ async fn run(
                             stop.clone(),
                             outputs.clone(),
                         ));
+                    }
+                    Some(CallEvent::TrackStalled(report)) => {
+                        messages::track_stalled(&element, &report);
                     }
                     Some(CallEvent::Error { member, message }) => {
                         gst::element_warning!(

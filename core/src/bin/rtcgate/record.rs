@@ -64,6 +64,10 @@ pub struct RecordArgs {
     /// Wait for missing packets (NACK) up to this many milliseconds.
     #[arg(long, default_value_t = 200)]
     latency_ms: u64,
+    /// Record this many spatial layers of scalable VP9 or AV1 (SVC), from the
+    /// lowest (1: the lowest resolution only); default: all.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=8))]
+    spatial_layers: Option<u8>,
 }
 
 /// Seconds after joining before `--test-pattern auto` decides the room is empty.
@@ -95,6 +99,7 @@ pub async fn run(args: RecordArgs) -> Result<(), String> {
         .unwrap_or_default();
     let mut options = RecorderOptions::new(&args.out);
     options.latency = Duration::from_millis(args.latency_ms);
+    options.spatial_layers = args.spatial_layers;
     let (recorder, events) = Recorder::join(&url, &args.room, &args.name, call_options(), options)
         .await
         .map_err(|e| format!("cannot record room `{}`: {e}", args.room))?;
@@ -137,7 +142,7 @@ pub async fn run(args: RecordArgs) -> Result<(), String> {
         let p = &summary.progress;
         let tracks: Vec<String> = summary.tracks.iter().map(|t| t.codec.to_string()).collect();
         println!(
-            "rtcgate record: {} → {} ({:.1} s, {}, {} frames, {} gaps{})",
+            "rtcgate record: {} → {} ({:.1} s, {}, {} frames, {} gaps, {} frames dropped{}{})",
             display_name(p),
             p.path
                 .as_ref()
@@ -146,6 +151,12 @@ pub async fn run(args: RecordArgs) -> Result<(), String> {
             tracks.join(" + "),
             p.frames,
             p.gaps,
+            p.frame_drops.total(),
+            if p.stalls > 0 {
+                format!(", {} stalls", p.stalls)
+            } else {
+                String::new()
+            },
             summary
                 .error
                 .as_ref()
@@ -200,6 +211,9 @@ async fn print_events(mut events: RecorderEvents) {
                     "rtcgate record: writing {} for {member} failed: {message}",
                     path.display()
                 );
+            }
+            RecorderEvent::TrackStalled(report) => {
+                eprintln!("{}rtcgate record: {report}", if tty { "\n" } else { "" });
             }
             RecorderEvent::Progress(progress) => {
                 participants.insert(progress.member.clone(), progress);

@@ -35,6 +35,7 @@ fun main(args: Array<String>) = runBlocking<Unit> {
                 is RecorderEvent.FileStarted -> println("recording ${event.memberId} into ${event.path} (${event.codecs})")
                 is RecorderEvent.Gap -> println("gap in ${event.memberId}/${event.trackId} at ${event.atMs} ms")
                 is RecorderEvent.WriteFailed -> println("write failed for ${event.memberId}: ${event.message}")
+                is RecorderEvent.TrackStalled -> println("stalled: ${event.report.message}")
                 is RecorderEvent.Finished -> println("finished ${event.summary.name}: ${event.summary.files}")
                 else -> {}
             }

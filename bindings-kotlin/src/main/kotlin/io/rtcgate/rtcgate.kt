@@ -858,6 +858,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_rtcgate_checksum_method_localtrack_codec(
     ): Int
+    external fun uniffi_rtcgate_checksum_method_localtrack_h264_profile_level_id(
+    ): Int
     external fun uniffi_rtcgate_checksum_method_localtrack_id(
     ): Int
     external fun uniffi_rtcgate_checksum_method_localtrack_keyframe_requested(
@@ -881,6 +883,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_rtcgate_checksum_method_framelistener_on_ended(
     ): Int
     external fun uniffi_rtcgate_checksum_method_remotetrack_codec(
+    ): Int
+    external fun uniffi_rtcgate_checksum_method_remotetrack_frame_drops(
     ): Int
     external fun uniffi_rtcgate_checksum_method_remotetrack_id(
     ): Int
@@ -907,6 +911,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_rtcgate_checksum_constructor_call_join(
     ): Int
     external fun uniffi_rtcgate_checksum_constructor_localtrack_new(
+    ): Int
+    external fun uniffi_rtcgate_checksum_constructor_localtrack_new_h264(
     ): Int
     external fun uniffi_rtcgate_checksum_constructor_recorder_attach(
     ): Int
@@ -1023,7 +1029,11 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_rtcgate_fn_constructor_localtrack_new(`codec`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`streamId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_rtcgate_fn_constructor_localtrack_new_h264(`profileLevelId`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`streamId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_rtcgate_fn_method_localtrack_codec(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_rtcgate_fn_method_localtrack_h264_profile_level_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_rtcgate_fn_method_localtrack_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1072,6 +1082,8 @@ internal object UniffiLib {
     external fun uniffi_rtcgate_fn_free_remotetrack(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_rtcgate_fn_method_remotetrack_codec(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_rtcgate_fn_method_remotetrack_frame_drops(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_rtcgate_fn_method_remotetrack_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1303,6 +1315,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_rtcgate_checksum_method_localtrack_codec() and 0xFFFF) != 41355) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_rtcgate_checksum_method_localtrack_h264_profile_level_id() and 0xFFFF) != 57426) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_rtcgate_checksum_method_localtrack_id() and 0xFFFF) != 11538) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1337,6 +1352,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_method_remotetrack_codec() and 0xFFFF) != 25438) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_rtcgate_checksum_method_remotetrack_frame_drops() and 0xFFFF) != 51272) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_method_remotetrack_id() and 0xFFFF) != 983) {
@@ -1376,6 +1394,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_constructor_localtrack_new() and 0xFFFF) != 40123) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_rtcgate_checksum_constructor_localtrack_new_h264() and 0xFFFF) != 61197) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_constructor_recorder_attach() and 0xFFFF) != 7090) {
@@ -1613,6 +1634,33 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    fun lift(value: Int): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
 }
 
 /**
@@ -4378,6 +4426,11 @@ public interface LocalTrackInterface {
     fun `codec`(): Codec
     
     /**
+     * The H.264 `profile-level-id` the track announces (`None` for other codecs).
+     */
+    fun `h264ProfileLevelId`(): kotlin.String?
+    
+    /**
      * The track id.
      */
     fun `id`(): kotlin.String
@@ -4561,6 +4614,22 @@ open class LocalTrack: Disposable, AutoCloseable, LocalTrackInterface
 
     
     /**
+     * The H.264 `profile-level-id` the track announces (`None` for other codecs).
+     */override fun `h264ProfileLevelId`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_rtcgate_fn_method_localtrack_h264_profile_level_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The track id.
      */override fun `id`(): kotlin.String {
             return FfiConverterString.lift(
@@ -4706,11 +4775,30 @@ open class LocalTrack: Disposable, AutoCloseable, LocalTrackInterface
 
 
     
-    
+    companion object {
+        
     /**
-     * @suppress
+     * A new H.264 track announcing `profile_level_id` (six hex digits:
+     * `42e01f` constrained baseline, the default of `new`; `4d001f` main;
+     * `64001f` high; …): what the encoder makes. A member whose peer cannot
+     * decode it does not get the track (`CallEvent.Error` names what it decodes).
      */
-    companion object
+    @Throws(RtcgateException::class) fun `newH264`(`profileLevelId`: kotlin.String, `id`: kotlin.String, `streamId`: kotlin.String): LocalTrack {
+            return FfiConverterTypeLocalTrack.lift(
+    uniffiRustCallWithError(RtcgateException) { _status ->
+    UniffiLib.uniffi_rtcgate_fn_constructor_localtrack_new_h264(
+    
+        
+        FfiConverterString.lower(`profileLevelId`),
+        FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`streamId`),_status)
+}
+    )
+    }
+    
+
+        
+    }
     
 }
 
@@ -5502,6 +5590,11 @@ public interface RemoteTrackInterface {
     fun `codec`(): Codec
     
     /**
+     * Frames left out so far, by cause.
+     */
+    fun `frameDrops`(): FrameDrops
+    
+    /**
      * The track id (the sender's `msid` track id).
      */
     fun `id`(): kotlin.String
@@ -5658,6 +5751,22 @@ open class RemoteTrack: Disposable, AutoCloseable, RemoteTrackInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_rtcgate_fn_method_remotetrack_codec(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Frames left out so far, by cause.
+     */override fun `frameDrops`(): FrameDrops {
+            return FfiConverterTypeFrameDrops.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_rtcgate_fn_method_remotetrack_frame_drops(
         it,
         _status)
 }
@@ -6429,6 +6538,61 @@ public object FfiConverterTypeFrame: FfiConverterRustBuffer<Frame> {
 
 
 /**
+ * Frames a receiver could not use, by cause.
+ */
+data class FrameDrops (
+    /**
+     * A packet of the frame could not be depacketized.
+     */
+    var `depacketization`: kotlin.ULong
+    , 
+    /**
+     * Packets of the frame were lost.
+     */
+    var `incomplete`: kotlin.ULong
+    , 
+    /**
+     * Video frames that could not be decoded until the next keyframe.
+     */
+    var `waitingForKeyframe`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFrameDrops: FfiConverterRustBuffer<FrameDrops> {
+    override fun read(buf: ByteBuffer): FrameDrops {
+        return FrameDrops(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FrameDrops) = (
+            FfiConverterULong.allocationSize(value.`depacketization`) +
+            FfiConverterULong.allocationSize(value.`incomplete`) +
+            FfiConverterULong.allocationSize(value.`waitingForKeyframe`)
+    )
+
+    override fun write(value: FrameDrops, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`depacketization`, buf)
+            FfiConverterULong.write(value.`incomplete`, buf)
+            FfiConverterULong.write(value.`waitingForKeyframe`, buf)
+    }
+}
+
+
+
+/**
  * A STUN or TURN server.
  */
 data class IceServerConfig (
@@ -6599,6 +6763,12 @@ data class RecorderConfig (
      * How long a missing packet is waited for before writing without it, ms.
      */
     var `latencyMs`: kotlin.UInt = 200u 
+    , 
+    /**
+     * How many spatial layers of scalable VP9 or AV1 (SVC) to write, from the
+     * lowest (1: the lowest resolution only); `None`: all the sender sends.
+     */
+    var `spatialLayers`: kotlin.UByte? = null 
     
 ){
     
@@ -6617,17 +6787,20 @@ public object FfiConverterTypeRecorderConfig: FfiConverterRustBuffer<RecorderCon
         return RecorderConfig(
             FfiConverterString.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterOptionalUByte.read(buf),
         )
     }
 
     override fun allocationSize(value: RecorderConfig) = (
             FfiConverterString.allocationSize(value.`folder`) +
-            FfiConverterUInt.allocationSize(value.`latencyMs`)
+            FfiConverterUInt.allocationSize(value.`latencyMs`) +
+            FfiConverterOptionalUByte.allocationSize(value.`spatialLayers`)
     )
 
     override fun write(value: RecorderConfig, buf: ByteBuffer) {
             FfiConverterString.write(value.`folder`, buf)
             FfiConverterUInt.write(value.`latencyMs`, buf)
+            FfiConverterOptionalUByte.write(value.`spatialLayers`, buf)
     }
 }
 
@@ -6674,6 +6847,16 @@ data class RecordingSummary (
     var `gaps`: kotlin.ULong
     , 
     /**
+     * Frames not in the file, by cause.
+     */
+    var `frameDrops`: FrameDrops
+    , 
+    /**
+     * Times a track stalled.
+     */
+    var `stalls`: kotlin.ULong
+    , 
+    /**
      * The tracks recorded.
      */
     var `tracks`: List<RecordedTrack>
@@ -6705,6 +6888,8 @@ public object FfiConverterTypeRecordingSummary: FfiConverterRustBuffer<Recording
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterTypeFrameDrops.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterSequenceTypeRecordedTrack.read(buf),
             FfiConverterOptionalString.read(buf),
         )
@@ -6718,6 +6903,8 @@ public object FfiConverterTypeRecordingSummary: FfiConverterRustBuffer<Recording
             FfiConverterULong.allocationSize(value.`bytes`) +
             FfiConverterULong.allocationSize(value.`frames`) +
             FfiConverterULong.allocationSize(value.`gaps`) +
+            FfiConverterTypeFrameDrops.allocationSize(value.`frameDrops`) +
+            FfiConverterULong.allocationSize(value.`stalls`) +
             FfiConverterSequenceTypeRecordedTrack.allocationSize(value.`tracks`) +
             FfiConverterOptionalString.allocationSize(value.`error`)
     )
@@ -6730,8 +6917,106 @@ public object FfiConverterTypeRecordingSummary: FfiConverterRustBuffer<Recording
             FfiConverterULong.write(value.`bytes`, buf)
             FfiConverterULong.write(value.`frames`, buf)
             FfiConverterULong.write(value.`gaps`, buf)
+            FfiConverterTypeFrameDrops.write(value.`frameDrops`, buf)
+            FfiConverterULong.write(value.`stalls`, buf)
             FfiConverterSequenceTypeRecordedTrack.write(value.`tracks`, buf)
             FfiConverterOptionalString.write(value.`error`, buf)
+    }
+}
+
+
+
+/**
+ * A track whose packets keep arriving but that gave no usable frame for
+ * about a second (a video track asks for a keyframe as well).
+ */
+data class StallReport (
+    /**
+     * The member sending the track.
+     */
+    var `memberId`: kotlin.String
+    , 
+    /**
+     * The track.
+     */
+    var `trackId`: kotlin.String
+    , 
+    /**
+     * Its codec.
+     */
+    var `codec`: Codec
+    , 
+    /**
+     * Time without a usable frame so far, ms.
+     */
+    var `durationMs`: kotlin.ULong
+    , 
+    /**
+     * Packets that arrived meanwhile.
+     */
+    var `packets`: kotlin.ULong
+    , 
+    /**
+     * Frames the track left out since it started, by cause.
+     */
+    var `drops`: FrameDrops
+    , 
+    /**
+     * The latest depacketization error, if any.
+     */
+    var `lastError`: kotlin.String?
+    , 
+    /**
+     * The whole report as one line of text.
+     */
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStallReport: FfiConverterRustBuffer<StallReport> {
+    override fun read(buf: ByteBuffer): StallReport {
+        return StallReport(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeCodec.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTypeFrameDrops.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StallReport) = (
+            FfiConverterString.allocationSize(value.`memberId`) +
+            FfiConverterString.allocationSize(value.`trackId`) +
+            FfiConverterTypeCodec.allocationSize(value.`codec`) +
+            FfiConverterULong.allocationSize(value.`durationMs`) +
+            FfiConverterULong.allocationSize(value.`packets`) +
+            FfiConverterTypeFrameDrops.allocationSize(value.`drops`) +
+            FfiConverterOptionalString.allocationSize(value.`lastError`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: StallReport, buf: ByteBuffer) {
+            FfiConverterString.write(value.`memberId`, buf)
+            FfiConverterString.write(value.`trackId`, buf)
+            FfiConverterTypeCodec.write(value.`codec`, buf)
+            FfiConverterULong.write(value.`durationMs`, buf)
+            FfiConverterULong.write(value.`packets`, buf)
+            FfiConverterTypeFrameDrops.write(value.`drops`, buf)
+            FfiConverterOptionalString.write(value.`lastError`, buf)
+            FfiConverterString.write(value.`message`, buf)
     }
 }
 
@@ -6893,6 +7178,22 @@ sealed class CallEvent: Disposable  {
         companion object
     }
     
+    /**
+     * A member's track keeps receiving packets but gave no usable frame for
+     * about a second (video asks for a keyframe as well). Once per stall.
+     */
+    data class TrackStalled(
+        /**
+         * What was dropped and why.
+         */
+        val `report`: io.rtcgate.StallReport) : CallEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
     @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
@@ -6965,6 +7266,13 @@ sealed class CallEvent: Disposable  {
     )
                 
             }
+            is CallEvent.TrackStalled -> {
+                
+    Disposable.destroy(
+        this.`report`
+    )
+                
+            }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
     
@@ -7012,6 +7320,9 @@ public object FfiConverterTypeCallEvent : FfiConverterRustBuffer<CallEvent>{
                 )
             9 -> CallEvent.SignallingClosed(
                 FfiConverterOptionalString.read(buf),
+                )
+            10 -> CallEvent.TrackStalled(
+                FfiConverterTypeStallReport.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -7085,6 +7396,13 @@ public object FfiConverterTypeCallEvent : FfiConverterRustBuffer<CallEvent>{
                 + FfiConverterOptionalString.allocationSize(value.`reason`)
             )
         }
+        is CallEvent.TrackStalled -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeStallReport.allocationSize(value.`report`)
+            )
+        }
     }
 
     override fun write(value: CallEvent, buf: ByteBuffer) {
@@ -7136,6 +7454,11 @@ public object FfiConverterTypeCallEvent : FfiConverterRustBuffer<CallEvent>{
             is CallEvent.SignallingClosed -> {
                 buf.putInt(9)
                 FfiConverterOptionalString.write(value.`reason`, buf)
+                Unit
+            }
+            is CallEvent.TrackStalled -> {
+                buf.putInt(10)
+                FfiConverterTypeStallReport.write(value.`report`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -7401,7 +7724,15 @@ sealed class RecorderEvent {
         /**
          * Frames written.
          */
-        val `frames`: kotlin.ULong) : RecorderEvent()
+        val `frames`: kotlin.ULong, 
+        /**
+         * Frames not in the file, by cause.
+         */
+        val `frameDrops`: io.rtcgate.FrameDrops, 
+        /**
+         * Times a track stalled.
+         */
+        val `stalls`: kotlin.ULong) : RecorderEvent()
         
     {
         
@@ -7479,6 +7810,22 @@ sealed class RecorderEvent {
     }
     
     /**
+     * A participant's track keeps receiving packets but gave no usable
+     * frame for about a second: the file has a hole there until it recovers.
+     */
+    data class TrackStalled(
+        /**
+         * What was dropped and why.
+         */
+        val `report`: io.rtcgate.StallReport) : RecorderEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * A participant's recording is closed.
      */
     data class Finished(
@@ -7519,6 +7866,8 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 FfiConverterULong.read(buf),
                 FfiConverterULong.read(buf),
                 FfiConverterULong.read(buf),
+                FfiConverterTypeFrameDrops.read(buf),
+                FfiConverterULong.read(buf),
                 )
             3 -> RecorderEvent.Gap(
                 FfiConverterString.read(buf),
@@ -7535,7 +7884,10 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            6 -> RecorderEvent.Finished(
+            6 -> RecorderEvent.TrackStalled(
+                FfiConverterTypeStallReport.read(buf),
+                )
+            7 -> RecorderEvent.Finished(
                 FfiConverterTypeRecordingSummary.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -7560,6 +7912,8 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 + FfiConverterULong.allocationSize(value.`durationMs`)
                 + FfiConverterULong.allocationSize(value.`bytes`)
                 + FfiConverterULong.allocationSize(value.`frames`)
+                + FfiConverterTypeFrameDrops.allocationSize(value.`frameDrops`)
+                + FfiConverterULong.allocationSize(value.`stalls`)
             )
         }
         is RecorderEvent.Gap -> {
@@ -7589,6 +7943,13 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 + FfiConverterString.allocationSize(value.`message`)
             )
         }
+        is RecorderEvent.TrackStalled -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeStallReport.allocationSize(value.`report`)
+            )
+        }
         is RecorderEvent.Finished -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
@@ -7613,6 +7974,8 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 FfiConverterULong.write(value.`durationMs`, buf)
                 FfiConverterULong.write(value.`bytes`, buf)
                 FfiConverterULong.write(value.`frames`, buf)
+                FfiConverterTypeFrameDrops.write(value.`frameDrops`, buf)
+                FfiConverterULong.write(value.`stalls`, buf)
                 Unit
             }
             is RecorderEvent.Gap -> {
@@ -7636,8 +7999,13 @@ public object FfiConverterTypeRecorderEvent : FfiConverterRustBuffer<RecorderEve
                 FfiConverterString.write(value.`message`, buf)
                 Unit
             }
-            is RecorderEvent.Finished -> {
+            is RecorderEvent.TrackStalled -> {
                 buf.putInt(6)
+                FfiConverterTypeStallReport.write(value.`report`, buf)
+                Unit
+            }
+            is RecorderEvent.Finished -> {
+                buf.putInt(7)
                 FfiConverterTypeRecordingSummary.write(value.`summary`, buf)
                 Unit
             }
@@ -7969,6 +8337,38 @@ public object FfiConverterTypeRtcgateError : FfiConverterRustBuffer<RtcgateExcep
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUByte: FfiConverterRustBuffer<kotlin.UByte?> {
+    override fun read(buf: ByteBuffer): kotlin.UByte? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUByte.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UByte?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUByte.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UByte?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUByte.write(value, buf)
+        }
+    }
 }
 
 
