@@ -11,6 +11,7 @@ mod options;
 pub(crate) mod peer;
 mod rtcp_forwarder;
 mod rtx_unwrapper;
+mod sctp_anchor;
 mod socket_runtime;
 
 use std::collections::HashMap;

@@ -1772,11 +1772,19 @@ where
                 }
             }
             PeerConnectionDriverEvent::RemoteIceTcpPassiveCandidate(candidate) => {
-                RTCTcpTransport::connect(
-                    &candidate,
-                    self.inner.runtime.clone(),
-                    self.inner.driver_event_tx.clone(),
-                );
+                // [rtcgate patch] Without a TCP listener there is no local TCP candidate, so
+                // the ICE agent forms no TCP pair and a connection could never be used.
+                // Connecting anyway opened one stream per remote passive candidate (and failed
+                // loudly on the ones it cannot reach).
+                if self.tcp_transport.is_empty() {
+                    trace!("ICE-TCP is off: not connecting to {}", candidate.address());
+                } else {
+                    RTCTcpTransport::connect(
+                        &candidate,
+                        self.inner.runtime.clone(),
+                        self.inner.driver_event_tx.clone(),
+                    );
+                }
             }
             PeerConnectionDriverEvent::IncomingTcpStream(four_tuple, stream) => {
                 trace!("TCP stream connection established: {:?}", four_tuple);
