@@ -6,6 +6,7 @@ mod codec_preferences;
 mod dtls_role;
 mod event;
 mod factory;
+mod log_filter;
 mod negotiation;
 mod options;
 pub(crate) mod peer;
@@ -22,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use event::{CallEvent, CallEvents, ConnectionState};
+pub use log_filter::QUIET_WEBRTC_LOGS;
 pub use options::{CallOptions, IceServer, IceTimeouts, IceTransportPolicy};
 
 use crate::data_channel::{DataChannel, DataChannelOptions};
