@@ -123,6 +123,19 @@ impl sansio::Protocol<TaggedBytesMut, (), ()> for Agent {
         };
         self.trigger_request_connectivity_check(remote_candidates);
 
+        if std::mem::take(&mut self.selected_pair_updated)
+            && let Some(pair) = self.selected_pair
+        {
+            let pair = &self.candidate_pairs[pair];
+            self.event_outs.push_back(TaggedEvent {
+                now,
+                event: Event::SelectedCandidatePairChange(
+                    Box::new(self.local_candidates[pair.local_index].clone()),
+                    Box::new(self.remote_candidates[pair.remote_index].clone()),
+                ),
+            });
+        }
+
         // Requests answered before the remote credentials arrived: their remaining steps
         // (peer-reflexive candidates, triggered checks) run before this round of checks.
         if self.ufrag_pwd.remote_credentials.is_some() && !self.early_checks.is_empty() {

@@ -3701,3 +3701,67 @@ fn test_signalled_candidate_replaces_its_peer_reflexive_twin() -> Result<()> {
     controlled.close()?;
     Ok(())
 }
+
+/// When the selected pair ends at a peer-reflexive candidate and the candidate it stood for
+/// arrives by signalling, the pair is reported again with the signalled candidate, so that what
+/// the application shows (type, priority, stats) follows the replacement.
+#[test]
+fn test_selected_pair_is_reported_again_when_its_remote_candidate_is_replaced() -> Result<()> {
+    use sansio::Protocol as _;
+
+    let t0 = Instant::now();
+    let mut controlling = trickle_agent(t0)?;
+    let mut controlled = trickle_agent(t0)?;
+    controlling.add_local_candidate(trickle_host("10.0.0.1", 5000)?)?;
+    controlled.add_local_candidate(trickle_host("10.0.0.2", 6000)?)?;
+    let controlling_credentials = controlling.get_local_credentials().clone();
+    let controlled_credentials = controlled.get_local_credentials().clone();
+    controlling.start_connectivity_checks(
+        t0,
+        true,
+        controlled_credentials.ufrag,
+        controlled_credentials.pwd,
+    )?;
+    controlled.add_remote_candidate(trickle_host("10.0.0.1", 5000)?)?;
+    controlled.start_connectivity_checks(
+        t0,
+        false,
+        controlling_credentials.ufrag,
+        controlling_credentials.pwd,
+    )?;
+
+    // The controlling agent only ever hears of the other side through its checks.
+    let t1 = t0 + Duration::from_millis(1);
+    controlled.handle_timeout(t1)?;
+    for _ in 0..4 {
+        trickle_deliver(&mut controlled, &mut controlling, t1);
+        controlling.handle_timeout(t1)?;
+        trickle_deliver(&mut controlling, &mut controlled, t1);
+    }
+    let (_, remote) = controlling
+        .get_selected_candidate_pair()
+        .expect("a pair is selected");
+    assert_eq!(remote.candidate_type(), CandidateType::PeerReflexive);
+    while controlling.poll_event().is_some() {}
+
+    // The trickled candidate arrives; the next timeout reports the pair again.
+    controlling.add_remote_candidate(trickle_host("10.0.0.2", 6000)?)?;
+    let t2 = t1 + Duration::from_millis(1);
+    assert!(controlling.poll_timeout().is_some_and(|at| at <= t2));
+    controlling.handle_timeout(t2)?;
+    let mut reported = None;
+    while let Some(event) = controlling.poll_event() {
+        if let Event::SelectedCandidatePairChange(_, remote) = event.event {
+            reported = Some(remote);
+        }
+    }
+    let remote = reported.expect("the selected pair is reported again");
+    assert_eq!(remote.candidate_type(), CandidateType::Host);
+    assert_eq!(remote.addr(), "10.0.0.2:6000".parse::<SocketAddr>()?);
+    let (_, selected) = controlling.get_selected_candidate_pair().unwrap();
+    assert_eq!(selected.candidate_type(), CandidateType::Host);
+
+    controlling.close()?;
+    controlled.close()?;
+    Ok(())
+}

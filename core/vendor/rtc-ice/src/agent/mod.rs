@@ -222,6 +222,9 @@ pub struct Agent {
     /// The transaction of the early check being processed now: it was answered on arrival, so
     /// no second response is sent for it.
     pub(crate) replaying_early_check: Option<TransactionId>,
+    /// The selected pair's remote candidate was replaced by its signalled twin: the next
+    /// `handle_timeout` reports the pair again, with the candidate as it now is.
+    pub(crate) selected_pair_updated: bool,
 }
 
 impl Agent {
@@ -396,6 +399,7 @@ impl Agent {
 
             early_checks: vec![],
             replaying_early_check: None,
+            selected_pair_updated: false,
         };
 
         // Restart is also used to initialize the agent for the first time
@@ -574,7 +578,8 @@ impl Agent {
     /// only when its pair is the best available one, then waited for its next check tick to
     /// nominate. The peer-reflexive candidate's pairs already include every local candidate
     /// (it was paired like any remote candidate) and keep their state; they take the signalled
-    /// candidate's priority.
+    /// candidate's priority. When the selected pair ends at it, the next `handle_timeout`
+    /// reports the pair again (`SelectedCandidatePairChange`), with the signalled candidate.
     fn replace_peer_reflexive_candidate(&mut self, index: usize, mut c: Candidate) {
         debug!(
             "[{}]: peer-reflexive candidate {} is the signalled {}",
@@ -591,6 +596,15 @@ impl Agent {
             if pair.remote_index == index {
                 pair.remote_priority = priority;
             }
+        }
+        // The selected pair now ends at another candidate (type, priority, id): say so, at the
+        // next `handle_timeout`, which has the time an event needs.
+        if self
+            .selected_pair
+            .is_some_and(|pair| self.candidate_pairs[pair].remote_index == index)
+        {
+            self.selected_pair_updated = true;
+            self.request_connectivity_check();
         }
     }
 
