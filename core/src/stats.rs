@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use rtc::peer_connection::transport::RTCIceServerTransportProtocol;
+use rtc::statistics::stats::ice_candidate::RTCIceCandidateStats;
 use serde::Serialize;
 use webrtc::peer_connection::{RTCStatsReport, RTCStatsReportEntry, StatsSelector};
 
@@ -36,19 +38,37 @@ pub struct MemberStats {
     pub outbound: Vec<OutboundTrackStats>,
 }
 
-/// The ICE candidate pair in use.
+/// The ICE candidate pair in use (the transport's selected pair).
 #[derive(Debug, Clone, Serialize)]
 pub struct CandidatePairStats {
-    /// Local candidate type (`host`, `srflx`, `prflx`, `relay`).
-    pub local_type: String,
-    /// Remote candidate type.
-    pub remote_type: String,
+    /// Our end.
+    pub local: CandidateStats,
+    /// The member's end.
+    pub remote: CandidateStats,
     /// Current round-trip time from ICE consent checks, in milliseconds.
     pub rtt_ms: f64,
     /// Bytes sent on the pair.
     pub bytes_sent: u64,
     /// Bytes received on the pair.
     pub bytes_received: u64,
+}
+
+/// One end of a candidate pair, with the fields of W3C `RTCIceCandidateStats`
+/// that say where traffic goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CandidateStats {
+    /// `host`, `srflx`, `prflx` or `relay` (`unknown` only if the report
+    /// lacks the candidate, which rtcgate's webrtc-rs fork no longer allows).
+    pub candidate_type: String,
+    /// IP address; `None` when the stack hides it.
+    pub address: Option<String>,
+    /// Port.
+    pub port: u16,
+    /// `udp` or `tcp`: how traffic reaches this candidate.
+    pub protocol: String,
+    /// For our relay candidates, how we reach the TURN server (`udp`, `tcp`,
+    /// `tls`); `None` for other candidates and for the member's.
+    pub relay_protocol: Option<String>,
 }
 
 /// A received RTP stream.
@@ -227,31 +247,46 @@ fn summarise(
     }
 }
 
+/// The transport's selected candidate pair, with both candidates.
 fn selected_pair(report: &RTCStatsReport) -> Option<CandidatePairStats> {
-    let pair = report
-        .candidate_pairs()
-        .filter(|p| p.nominated)
-        .max_by_key(|p| p.bytes_received + p.bytes_sent)?;
-    // rtc 0.21 names candidate entries `RTC{Local,Remote}IceCandidate_<id>` but pairs
-    // refer to the bare `<id>`: accept both.
-    let candidate_type = |prefix: &str, id: &str| {
-        let entry = report
-            .get(id)
-            .or_else(|| report.get(&format!("{prefix}{id}")));
-        match entry {
-            Some(
-                RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c),
-            ) => c.candidate_type.to_string(),
-            _ => "unknown".to_owned(),
+    let selected = &report.transport()?.selected_candidate_pair_id;
+    let Some(RTCStatsReportEntry::IceCandidatePair(pair)) = report.get(selected) else {
+        return None;
+    };
+    let candidate = |id: &str| match report.get(id) {
+        Some(RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)) => {
+            candidate_stats(c)
         }
+        _ => CandidateStats {
+            candidate_type: "unknown".to_owned(),
+            address: None,
+            port: 0,
+            protocol: String::new(),
+            relay_protocol: None,
+        },
     };
     Some(CandidatePairStats {
-        local_type: candidate_type("RTCLocalIceCandidate_", &pair.local_candidate_id),
-        remote_type: candidate_type("RTCRemoteIceCandidate_", &pair.remote_candidate_id),
+        local: candidate(&pair.local_candidate_id),
+        remote: candidate(&pair.remote_candidate_id),
         rtt_ms: pair.current_round_trip_time * 1000.0,
         bytes_sent: pair.bytes_sent,
         bytes_received: pair.bytes_received,
     })
+}
+
+fn candidate_stats(c: &RTCIceCandidateStats) -> CandidateStats {
+    CandidateStats {
+        candidate_type: c.candidate_type.to_string(),
+        address: c.address.clone(),
+        port: c.port,
+        protocol: c.protocol.clone(),
+        relay_protocol: match c.relay_protocol {
+            RTCIceServerTransportProtocol::Udp => Some("udp".to_owned()),
+            RTCIceServerTransportProtocol::Tcp => Some("tcp".to_owned()),
+            RTCIceServerTransportProtocol::Tls => Some("tls".to_owned()),
+            _ => None,
+        },
+    }
 }
 
 #[cfg(test)]

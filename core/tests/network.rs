@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use rtcgate_core::signalling::{
     JoinRequest, Joined, MemberId, PeerMessage, Signaller, SignallingServer, WsSignaller,
 };
+use rtcgate_core::stats::CandidatePairStats;
 use rtcgate_core::{
     Call, CallEvent, CallOptions, Codec, ConnectionState, DataChannel, DataChannelOptions,
     DataMessage, IceServer, LocalTrack, RemoteTrack,
@@ -210,8 +211,8 @@ impl Member {
         .await
     }
 
-    /// The local candidate type of the selected pair with `member`, if any.
-    async fn local_candidate_type(&self, member: &MemberId) -> Option<(String, String)> {
+    /// The selected candidate pair with `member`, if any.
+    async fn selected_pair(&self, member: &MemberId) -> Option<CandidatePairStats> {
         self.call
             .stats()
             .await
@@ -219,7 +220,6 @@ impl Member {
             .into_iter()
             .find(|m| &m.member.id == member)?
             .candidate_pair
-            .map(|p| (p.local_type, p.remote_type))
     }
 }
 
@@ -436,11 +436,11 @@ async fn ice_restart_recovers_a_failed_path() {
         back - failed_at
     );
     for (member, remote) in [impolite, polite] {
-        let (local, _) = member
-            .local_candidate_type(remote)
+        let pair = member
+            .selected_pair(remote)
             .await
             .expect("a selected candidate pair after the restart");
-        assert_eq!(local, "host");
+        assert_eq!(pair.local.candidate_type, "host");
     }
 
     // Frames flow again: new indices, beyond everything delivered before.
@@ -523,16 +523,28 @@ async fn relay_only_calls_go_through_turn() {
     );
 
     for (member, remote) in [(&alice, &bob_id), (&bob, &alice_id)] {
-        let (local, remote_type) = eventually(20, "a selected candidate pair", || {
-            member.local_candidate_type(remote)
+        let pair = eventually(20, "a selected candidate pair", || {
+            member.selected_pair(remote)
         })
         .await;
         assert_eq!(
-            (local.as_str(), remote_type.as_str()),
+            (
+                pair.local.candidate_type.as_str(),
+                pair.remote.candidate_type.as_str()
+            ),
             ("relay", "relay"),
             "{}",
             turn.log()
         );
+        // Both ends are coturn relay addresses (10.99.0.1, ports 20000-20199), and
+        // we reach the server over UDP.
+        for end in [&pair.local, &pair.remote] {
+            assert_eq!(end.address.as_deref(), Some("10.99.0.1"), "{pair:?}");
+            assert!((20000..20200).contains(&end.port), "{pair:?}");
+            assert_eq!(end.protocol, "udp");
+        }
+        assert_eq!(pair.local.relay_protocol.as_deref(), Some("udp"));
+        assert_eq!(pair.remote.relay_protocol, None);
         let candidates = member.candidates();
         assert!(!candidates.is_empty(), "no candidate was signalled");
         assert!(
@@ -618,7 +630,7 @@ async fn wrong_turn_password_never_connects() {
     while start.elapsed() < Duration::from_secs(12) {
         for (member, remote) in [(&alice, &bob_id), (&bob, &alice_id)] {
             never_connected(member);
-            assert_eq!(member.local_candidate_type(remote).await, None);
+            assert!(member.selected_pair(remote).await.is_none());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

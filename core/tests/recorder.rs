@@ -723,3 +723,44 @@ async fn one_file_hitting_its_limit_does_not_stop_the_others() {
     server.shutdown().await;
     std::fs::remove_dir_all(out).unwrap();
 }
+
+/// `rtcgate record` with its test-pattern member and the default log filter
+/// (no RUST_LOG): a clean session prints nothing on stderr, where the logs
+/// go. webrtc-rs's set-up warnings are fixed in the forks or left out of the
+/// default filter (`rtcgate_core::logging::QUIET_WEBRTC_LOGS`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_record_run_prints_no_warning() {
+    require_interfaces();
+    let out = out_dir("quiet");
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_rtcgate"))
+        .args(["record", "--listen", "127.0.0.1:0", "--room", "quiet"])
+        .args(["--test-pattern", "always", "--duration", "6", "--out"])
+        .arg(&out)
+        .arg("--media")
+        .arg(repo().join("examples/media"))
+        .arg("--web-root")
+        .arg(repo().join("examples/web"))
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true)
+        .output();
+    let output = within(60, "rtcgate record --duration 6", run)
+        .await
+        .expect("run rtcgate record");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{}: {stderr}", output.status);
+    // The session really happened: the test pattern was recorded.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("testsrc → ") && l.contains("opus + vp8")),
+        "no recording reported:\n{stdout}"
+    );
+    assert!(
+        stderr.trim().is_empty(),
+        "a clean session logged warnings or errors:\n{stderr}"
+    );
+    std::fs::remove_dir_all(out).unwrap();
+}

@@ -12,16 +12,20 @@ rtcgate fork (core/vendor/README.md):
   (the fork carries the library's sources only; profiles belong to the
   workspace root).
 
-Usage: fork_manifest.py [--keep-dev-deps] MANIFEST FORK_VERSION FORKED_CRATE...
+Usage: fork_manifest.py [--keep-dev-deps[=NAME,...]] MANIFEST FORK_VERSION FORKED_CRATE...
 
 --keep-dev-deps keeps the dev-dependencies, for a crate whose unit tests need
-them (they are small) and so can run in CI.
+them (they are small) and so can run in CI; --keep-dev-deps=NAME,... keeps only
+the named ones (rtc-ice's unit tests need three of its twelve; the others, for
+its examples, would bring hyper 0.14 into the workspace's lock file).
 """
 import re
 import sys
 
 args = sys.argv[1:]
-keep_dev = args[0] == "--keep-dev-deps"
+keep_dev = args[0] == "--keep-dev-deps" or args[0].startswith("--keep-dev-deps=")
+# None: every dev-dependency; a set: only those.
+keep_dev_only = set(args[0].split("=", 1)[1].split(",")) if "=" in args[0] and keep_dev else None
 if keep_dev:
     args = args[1:]
 path, fork_version, forked = args[0], args[1], set(args[2:])
@@ -42,6 +46,11 @@ for line in lines:
         skip = (
             (line.startswith("[[") and name in ("example", "test", "bench"))
             or (not keep_dev and (name.startswith("dev-dependencies") or ".dev-dependencies" in name))
+            or (
+                keep_dev_only is not None
+                and name.startswith("dev-dependencies.")
+                and name.split(".", 1)[1] not in keep_dev_only
+            )
             or name.startswith("profile")
         )
         dep_section_of = None

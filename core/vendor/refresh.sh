@@ -12,11 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 version=0.21.1
 # The fork release: bump it whenever a patch changes (every fork together).
-fork=1
+fork=2
 # Every forked crate. A crate is forked when it carries a patch, or when it
 # depends on a forked crate and hands that crate's types to another fork
 # (rtc-datachannel: rtc passes rtc-sctp associations to it).
-all=(webrtc rtc rtc-sctp rtc-datachannel)
+all=(webrtc rtc rtc-ice rtc-sctp rtc-datachannel)
 crates=("$@")
 [ ${#crates[@]} -gt 0 ] || crates=("${all[@]}")
 
@@ -43,9 +43,13 @@ for crate in "${crates[@]}"; do
   licences="$src"
   [ -f "$src/LICENSE-MIT" ] || licences=$(ls -d "$registry"/*/"webrtc-$version" | head -1)
   cp "$licences/LICENSE-APACHE" "$licences/LICENSE-MIT" "$crate/"
-  # rtc-sctp's and rtc-datachannel's unit tests need their (small) dev-dependencies.
+  # rtc-sctp's and rtc-datachannel's unit tests need their (small) dev-dependencies;
+  # rtc-ice's need three of its twelve (the rest serve its examples).
   keep=()
-  case "$crate" in rtc-sctp|rtc-datachannel) keep=(--keep-dev-deps) ;; esac
+  case "$crate" in
+    rtc-sctp|rtc-datachannel) keep=(--keep-dev-deps) ;;
+    rtc-ice) keep=(--keep-dev-deps=tokio,regex,serde_json) ;;
+  esac
   python3 fork_manifest.py "${keep[@]}" "$crate/Cargo.toml" "$fork" "${all[@]}"
   if [ -f "$crate.patch" ]; then
     (cd "$crate" && patch -p1 --quiet < "../$crate.patch")

@@ -587,8 +587,10 @@ pub extern "C" fn rtcgate_call_self_id(
 }
 
 /// A snapshot of the call's statistics as a JSON object (room, self_id, and
-/// per member: connection state, selected candidate pair, inbound and
-/// outbound RTP streams with bytes, packets, loss, jitter, RTT, bitrate).
+/// per member: connection state, selected candidate pair with each end's
+/// `candidate_type`, `address`, `port`, `protocol` and `relay_protocol`,
+/// inbound and outbound RTP streams with bytes, packets, loss, jitter, RTT,
+/// bitrate).
 ///
 /// On success stores in `*json` a NUL-terminated string the application
 /// owns and must free with `rtcgate_string_free`.

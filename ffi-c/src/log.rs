@@ -86,14 +86,18 @@ fn level_of(level: &Level) -> rtcgate_log_level {
     }
 }
 
-fn directive_for(level: c_int) -> Option<&'static str> {
+/// The filter for `log_level`. At warn and info it leaves out what webrtc-rs
+/// warns about in every healthy connection (`QUIET_WEBRTC_LOGS` says which and
+/// why); debug and trace show everything, and `log_filter` replaces all this.
+fn directives_for(level: c_int) -> Option<String> {
+    let quiet = rtcgate_core::logging::QUIET_WEBRTC_LOGS;
     match level {
         0 => None,
-        1 => Some("error"),
-        2 => Some("warn"),
-        3 => Some("info"),
-        4 => Some("debug"),
-        _ => Some("trace"),
+        1 => Some("error".to_owned()),
+        2 => Some(format!("warn,{quiet}")),
+        3 => Some(format!("info,{quiet}")),
+        4 => Some("debug".to_owned()),
+        _ => Some("trace".to_owned()),
     }
 }
 
@@ -174,8 +178,8 @@ fn run(rx: Receiver<Record>, callback: Callback) {
 pub fn start(callback: Callback, level: c_int, filter: Option<&str>) -> Result<(), String> {
     let directives = match filter {
         Some(filter) => filter.to_owned(),
-        None => match directive_for(level) {
-            Some(d) => d.to_owned(),
+        None => match directives_for(level) {
+            Some(d) => d,
             None => return Ok(()),
         },
     };

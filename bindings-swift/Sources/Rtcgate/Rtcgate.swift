@@ -885,8 +885,10 @@ public protocol CallProtocol: AnyObject, Sendable {
     func selfId()  -> String
     
     /**
-     * A statistics snapshot (per member and per RTP stream) as JSON, the
-     * same document as the C API's `rtcgate_call_stats_json`.
+     * A statistics snapshot (per member: the selected candidate pair with
+     * each end's type, address, port, protocol and relay protocol; per RTP
+     * stream) as JSON, the same document as the C API's
+     * `rtcgate_call_stats_json`.
      */
     func statsJson() async throws  -> String
     
@@ -1094,8 +1096,10 @@ open func selfId() -> String  {
 }
     
     /**
-     * A statistics snapshot (per member and per RTP stream) as JSON, the
-     * same document as the C API's `rtcgate_call_stats_json`.
+     * A statistics snapshot (per member: the selected candidate pair with
+     * each end's type, address, port, protocol and relay protocol; per RTP
+     * stream) as JSON, the same document as the C API's
+     * `rtcgate_call_stats_json`.
      */
 open func statsJson()async throws  -> String  {
     return
@@ -5965,7 +5969,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_rtcgate_checksum_method_call_self_id() != 45978) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_rtcgate_checksum_method_call_stats_json() != 58917) {
+    if (uniffi_rtcgate_checksum_method_call_stats_json() != 14740) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_method_calllistener_on_event() != 21427) {

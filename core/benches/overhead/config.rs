@@ -91,7 +91,8 @@ impl Section {
 
 impl Config {
     /// Quick mode when `RTCGATE_BENCH_QUICK` is set (not `0`) or `--quick` is given;
-    /// `RTCGATE_BENCH_ROUNDS` overrides the number of transfer rounds.
+    /// `RTCGATE_BENCH_ROUNDS` overrides the number of transfer rounds, `RTCGATE_BENCH_JOINS`
+    /// the number of join samples.
     /// Words `throughput`, `lossy`, `join`, `memory` select sections (default all);
     /// everything else (`--bench` from cargo) is ignored.
     pub fn from_args(args: &[String]) -> Config {
@@ -110,6 +111,12 @@ impl Config {
             config.reliable.rounds = rounds;
             config.unreliable.rounds = rounds;
             config.lossy.rounds = rounds;
+        }
+        if let Some(joins) = std::env::var("RTCGATE_BENCH_JOINS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            config.joins = joins;
         }
         config
     }
@@ -148,7 +155,8 @@ impl Config {
                 timeout: Duration::from_secs(120),
                 rounds: 3,
             },
-            joins: 50,
+            // Enough for a p99 that is not the maximum (issue 15: ≥ 200).
+            joins: 200,
             memory_pairs: vec![20, 100],
             memory_concurrency: 8,
             settle: Duration::from_secs(3),

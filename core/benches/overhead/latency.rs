@@ -27,7 +27,7 @@ impl Samples {
     }
 }
 
-/// Takes `config.joins` samples per contender and returns the p50/p95 table rows.
+/// Takes `config.joins` samples per contender and returns the p50/p95/p99 table rows.
 pub async fn run(config: &Config, url: &str, contenders: &[Contender]) -> Vec<Row> {
     println!(
         "\njoin → data channel open ({} samples per stack)",
@@ -52,7 +52,7 @@ pub async fn run(config: &Config, url: &str, contenders: &[Contender]) -> Vec<Ro
         print_samples(anchor.name(), measured);
     }
     let ms = |s: &Samples, p| s.percentile(p).map(|d| d.as_secs_f64() * 1e3);
-    [50.0, 95.0]
+    [50.0, 95.0, 99.0]
         .into_iter()
         .map(|p| {
             Row::of(format!("join → channel open p{p:.0} (ms)"), |c| {
@@ -97,13 +97,15 @@ async fn sample(config: &Config, url: &str) -> (Samples, Samples) {
 fn print_samples(name: &str, samples: &Samples) {
     let ms = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
     println!(
-        "  {:<10} {} samples, {} failed: min {:.0} ms, p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        "  {:<10} {} samples, {} failed: min {:.1} ms, p50 {:.1}, p90 {:.1}, p95 {:.1}, p99 {:.1}, max {:.1} ms",
         name,
         samples.times.len(),
         samples.failures,
         ms(samples.percentile(0.0)),
         ms(samples.percentile(50.0)),
+        ms(samples.percentile(90.0)),
         ms(samples.percentile(95.0)),
+        ms(samples.percentile(99.0)),
         ms(samples.percentile(100.0)),
     );
 }

@@ -5,7 +5,7 @@
 //!    buffered-amount back-pressure; unordered/unreliable 1 KiB messages),
 //!    with process CPU time;
 //! 2. reliable throughput over an emulated 20 ms RTT, 1 % loss path;
-//! 3. join → first data channel open (p50/p95);
+//! 3. join → first data channel open (min, p50, p90, p95, p99, max);
 //! 4. resident memory per connected idle pair (N = 20 and 100).
 //!
 //! webrtcbin and aiortc are Python programs run as child processes

@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use webrtc::data_channel::{
-    DataChannel as RtcDataChannel, RTCDataChannelInit, RTCDataChannelState,
-};
+use webrtc::data_channel::{DataChannel as RtcDataChannel, RTCDataChannelInit};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -23,6 +21,7 @@ use super::event::{CallEvent, ConnectionState};
 use super::factory::build_peer_connection;
 use super::negotiation::{Negotiator, OfferDecision, is_polite};
 use super::options::CallOptions;
+use super::sctp_anchor::{AnchorState, SctpAnchor};
 use crate::data_channel::{ChannelNotice, DataChannel, DataChannelOptions};
 use crate::error::{Error, Result, WebRtcResultExt};
 use crate::media::local_track::lock;
@@ -66,8 +65,6 @@ enum Command {
 
 /// How long `create_data_channel` waits for the SCTP association.
 const SCTP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-/// How often it looks.
-const SCTP_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Stream id of the negotiated channel that anchors the SCTP section.
 const SCTP_ANCHOR_ID: u16 = 1023;
@@ -103,7 +100,7 @@ pub(crate) struct PeerLink {
     shared: Arc<Shared>,
     pc: Arc<dyn PeerConnection>,
     task: JoinHandle<()>,
-    _sctp_anchor: Arc<dyn RtcDataChannel>,
+    sctp_anchor: SctpAnchor,
     meter: Mutex<BitrateMeter>,
 }
 
@@ -151,7 +148,7 @@ impl PeerLink {
             shared,
             pc,
             task,
-            _sctp_anchor: sctp_anchor,
+            sctp_anchor: SctpAnchor::watch(sctp_anchor),
             meter: Mutex::new(BitrateMeter::default()),
         });
         for track in tracks {
@@ -286,23 +283,14 @@ impl PeerLink {
     /// webrtc-rs 0.21 never opens a channel created while the association
     /// is being established (test `data_channels_opened_while_connecting_open`).
     async fn wait_for_sctp(&self) -> Result<()> {
-        let wait = async {
-            loop {
-                match self._sctp_anchor.ready_state().await.webrtc()? {
-                    RTCDataChannelState::Open => return Ok(()),
-                    RTCDataChannelState::Closing | RTCDataChannelState::Closed => {
-                        return Err(Error::closed("the connection with the member closed"));
-                    }
-                    _ => tokio::time::sleep(SCTP_POLL).await,
-                }
-            }
-        };
-        tokio::time::timeout(SCTP_WAIT, wait).await.map_err(|_| {
-            Error::timeout(format!(
+        match self.sctp_anchor.settled(SCTP_WAIT).await {
+            Some(AnchorState::Open) => Ok(()),
+            Some(_) => Err(Error::closed("the connection with the member closed")),
+            None => Err(Error::timeout(format!(
                 "no data transport with {} after {SCTP_WAIT:?}",
                 self.shared.member.id
-            ))
-        })?
+            ))),
+        }
     }
 
     /// Closes the connection and stops the negotiation task.

@@ -361,8 +361,10 @@ impl Call {
         Ok(DataChannel::new(channel))
     }
 
-    /// A statistics snapshot (per member and per RTP stream) as JSON, the
-    /// same document as the C API's `rtcgate_call_stats_json`.
+    /// A statistics snapshot (per member: the selected candidate pair with
+    /// each end's type, address, port, protocol and relay protocol; per RTP
+    /// stream) as JSON, the same document as the C API's
+    /// `rtcgate_call_stats_json`.
     pub async fn stats_json(&self) -> Result<String> {
         let call = self.call.clone();
         let stats = on_runtime(async move { call.stats().await }).await?;

@@ -500,6 +500,9 @@ int main(int argc, char **argv) {
     EXPECT_CODE(rtcgate_call_stats_json(a, &json), RTCGATE_OK);
     CHECK(json != NULL && strstr(json, "\"members\"") != NULL && strstr(json, "\"outbound\"") != NULL,
           "stats JSON: %.80s...", json ? json : "(null)");
+    CHECK(json != NULL && strstr(json, "\"candidate_type\":\"host\"") != NULL
+              && strstr(json, "\"address\":\"10.99.0.") != NULL && strstr(json, "\"relay_protocol\":null") != NULL,
+          "stats JSON names the pair's candidates: %s", json ? json : "(null)");
     EXPECT_CODE(rtcgate_string_free(json), RTCGATE_OK);
     EXPECT_CODE(rtcgate_string_free(json), RTCGATE_ERR_INVALID);
     EXPECT_CODE(rtcgate_string_free(buf), RTCGATE_ERR_INVALID);

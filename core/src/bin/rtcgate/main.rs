@@ -5,7 +5,8 @@
 //! rtcgate demo                 # server + web page + test-pattern member, prints what it receives
 //! ```
 //!
-//! Logs go to stderr (`RUST_LOG`, default `warn`); progress lines to stdout.
+//! Logs go to stderr (`RUST_LOG`, default `warn` without webrtc-rs's set-up
+//! noise: `rtcgate_core::logging::QUIET_WEBRTC_LOGS`); progress lines to stdout.
 
 mod demo;
 mod interfaces;
@@ -44,10 +45,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    // Warnings by default, without those webrtc-rs logs in every healthy
+    // connection (`QUIET_WEBRTC_LOGS` says which and why); RUST_LOG replaces it.
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            EnvFilter::new(format!("warn,{}", rtcgate_core::logging::QUIET_WEBRTC_LOGS))
+        }))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -13,7 +13,7 @@ use crate::peer_connection::sdp::{
 use crate::peer_connection::state::signaling_state::check_next_signaling_state;
 use crate::peer_connection::transport::dtls::state::RTCDtlsTransportState;
 use crate::peer_connection::transport::ice::candidate::{
-    RTCIceCandidate, rtc_ice_candidates_from_ice_candidates,
+    RTCIceCandidate, RTCIceServerTransportProtocol, rtc_ice_candidates_from_ice_candidates,
 };
 use crate::peer_connection::transport::ice::candidate_type::RTCIceCandidateType;
 use crate::peer_connection::transport::{RTCTransportId, TransportKind};
@@ -24,6 +24,7 @@ use crate::rtp_transceiver::rtp_sender::rtp_coding_parameters::{
 use crate::rtp_transceiver::rtp_sender::rtp_encoding_parameters::RTCRtpEncodingParameters;
 use crate::rtp_transceiver::{PayloadType, RTCRtpTransceiverDirection, RTCRtpTransceiverId};
 use crate::statistics::accumulator::IceCandidateAccumulator;
+use crate::statistics::stats::ice_candidate_pair::RTCStatsIceCandidatePairState;
 use ::sdp::description::session::*;
 use ::sdp::util::ConnectionRole;
 use rand::RngExt;
@@ -1303,6 +1304,9 @@ impl RTCPeerConnection {
 
     /// Converts an RTCIceCandidate to an IceCandidateAccumulator for stats collection.
     ///
+    /// For a local relay candidate, `relayProtocol` comes from the TURN URL it was gathered
+    /// from: the candidate line does not carry it.
+    ///
     /// # Parameters
     ///
     /// * `candidate` - The ICE candidate to convert.
@@ -1335,7 +1339,15 @@ impl RTCPeerConnection {
             candidate_type: candidate.typ,
             priority: (candidate.priority >> 16) as u16, // Take high 16 bits for stats priority
             url: url_for_stats,
-            relay_protocol: candidate.relay_protocol,
+            relay_protocol: match (candidate.typ, url) {
+                // A local relay candidate is reached through the TURN server its URL names.
+                (RTCIceCandidateType::Relay, Some(url))
+                    if candidate.relay_protocol == RTCIceServerTransportProtocol::Unspecified =>
+                {
+                    relay_protocol_of(url)
+                }
+                _ => candidate.relay_protocol,
+            },
             foundation: candidate.foundation.clone(),
             related_address: candidate.related_address.clone(),
             related_port: candidate.related_port,
@@ -1403,6 +1415,7 @@ impl RTCPeerConnection {
     /// This is called automatically by `get_stats()` to ensure ICE candidate pair
     /// statistics (RTT, requests/responses sent/received) are up to date.
     pub(super) fn update_ice_agent_stats(&mut self, now: Instant) {
+        self.register_learnt_remote_candidates();
         if let Some((local, remote)) = self
             .pipeline_context
             .ice_handler_context
@@ -1411,6 +1424,30 @@ impl RTCPeerConnection {
             .get_selected_candidate_pair()
         {
             let pair_id = format!("RTCIceCandidatePair_{}_{}", local.id(), remote.id());
+
+            // The agent's selected pair can end at another candidate than it last reported: a
+            // peer-reflexive candidate replaced by the signalled one it stood for. The agent
+            // reports the pair again at its next timeout; until then the report would name a
+            // candidate the agent no longer has. Follow the agent now.
+            if self
+                .pipeline_context
+                .ice_handler_context
+                .selected_pair_key
+                .as_deref()
+                != Some(pair_id.as_str())
+            {
+                let pair = self
+                    .pipeline_context
+                    .stats
+                    .get_or_create_candidate_pair(local.id(), remote.id());
+                pair.nominated = true;
+                pair.state = RTCStatsIceCandidatePairState::Succeeded;
+                self.pipeline_context.ice_handler_context.selected_pair_key = Some(pair_id.clone());
+                self.pipeline_context
+                    .stats
+                    .transport
+                    .on_selected_candidate_pair_changed(pair_id.clone());
+            }
 
             // Get candidate pair stats from the ice agent
             for cp_stats in self
@@ -1434,6 +1471,37 @@ impl RTCPeerConnection {
                     break;
                 }
             }
+        }
+    }
+
+    /// Registers with the stats accumulator the remote candidates the ICE agent learnt by itself.
+    ///
+    /// Remote candidates are registered when signalling delivers them
+    /// (`add_ice_remote_candidate`), but the agent also learns peer-reflexive candidates from
+    /// the connectivity checks it receives (RFC 8445 §7.3.1.3). Those had no stats object, so a
+    /// selected pair whose remote end was one named a candidate the report did not contain —
+    /// the usual case when a check arrives before the trickled candidate it was sent from.
+    fn register_learnt_remote_candidates(&mut self) {
+        let learnt: Vec<RTCIceCandidate> = self
+            .ice_transport()
+            .agent
+            .get_remote_candidates()
+            .iter()
+            .filter(|c| {
+                !self
+                    .pipeline_context
+                    .stats
+                    .remote_candidates
+                    .contains_key(&format!("RTCRemoteIceCandidate_{}", c.id()))
+            })
+            .map(RTCIceCandidate::from)
+            .collect();
+        for candidate in learnt {
+            let candidate_id = format!("RTCRemoteIceCandidate_{}", candidate.id);
+            let (ufrag, _) = self.ice_transport().get_remote_user_credentials();
+            let accumulator = self.candidate_to_accumulator(&candidate, ufrag, None);
+            self.stats_mut()
+                .register_remote_candidate(candidate_id, accumulator);
         }
     }
 
@@ -1590,5 +1658,17 @@ impl RTCPeerConnection {
         );
 
         Ok((track, send_encodings, codec_preferences))
+    }
+}
+
+/// W3C `relayProtocol` of a relay candidate gathered from the TURN server `url`: `turns:` is
+/// TLS, `?transport=tcp` is TCP, anything else UDP (the TURN default).
+fn relay_protocol_of(url: &str) -> RTCIceServerTransportProtocol {
+    if url.starts_with("turns:") {
+        RTCIceServerTransportProtocol::Tls
+    } else if url.contains("transport=tcp") {
+        RTCIceServerTransportProtocol::Tcp
+    } else {
+        RTCIceServerTransportProtocol::Udp
     }
 }

@@ -2480,6 +2480,140 @@ impl RTCPeerConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// W3C `relayProtocol` of a local relay candidate: how this side reaches the TURN server,
+    /// which only the URL it was gathered from tells (the candidate line does not).
+    #[test]
+    fn stats_report_the_relay_protocol_of_local_relay_candidates() {
+        use crate::peer_connection::transport::ice::candidate::RTCIceServerTransportProtocol;
+        use crate::statistics::report::RTCStatsReportEntry;
+
+        let now = Instant::now();
+        for (url, expected) in [
+            ("turn:10.0.0.9:3478", RTCIceServerTransportProtocol::Udp),
+            (
+                "turn:10.0.0.9:3478?transport=tcp",
+                RTCIceServerTransportProtocol::Tcp,
+            ),
+            (
+                "turns:10.0.0.9:5349?transport=tcp",
+                RTCIceServerTransportProtocol::Tls,
+            ),
+        ] {
+            let mut pc = RTCPeerConnectionBuilder::new()
+                .build(now)
+                .expect("a default peer connection builds");
+            pc.add_local_candidate(RTCIceCandidateInit {
+                candidate: "candidate:1 1 udp 16777215 10.0.0.9 50000 typ relay raddr 10.0.0.1 rport 5000"
+                    .to_owned(),
+                url: Some(url.to_owned()),
+                ..Default::default()
+            })
+            .expect("a relay candidate");
+            let report = pc.get_stats(now, StatsSelector::None);
+            let relay = report
+                .iter()
+                .find_map(|entry| match entry {
+                    RTCStatsReportEntry::LocalCandidate(c) => Some(c),
+                    _ => None,
+                })
+                .expect("the relay candidate is in the report");
+            assert_eq!(relay.relay_protocol, expected, "{url}");
+        }
+    }
+
+    /// The ICE agent learns peer-reflexive candidates from the checks it receives (RFC 8445
+    /// §7.3.1.3). Each gets a stats object like a signalled one, so that a pair ending at one
+    /// names a candidate the report contains.
+    #[test]
+    fn stats_report_remote_candidates_learnt_from_checks() {
+        use crate::peer_connection::transport::ice::candidate_type::RTCIceCandidateType;
+        use crate::statistics::report::RTCStatsReportEntry;
+        use ::ice::attributes::control::AttrControlling;
+        use ::ice::candidate::CandidateConfig;
+        use ::ice::candidate::candidate_host::CandidateHostConfig;
+        use bytes::BytesMut;
+        use sansio::Protocol as _;
+        use shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+        use stun::attributes::ATTR_USERNAME;
+        use stun::fingerprint::FINGERPRINT;
+        use stun::integrity::MessageIntegrity;
+        use stun::message::{BINDING_REQUEST, Message, TransactionId};
+        use stun::textattrs::Username;
+
+        let now = Instant::now();
+        let mut pc = RTCPeerConnectionBuilder::new()
+            .build(now)
+            .expect("a default peer connection builds");
+        let agent = &mut pc.pipeline_context.ice_handler_context.ice_transport.agent;
+        let host = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: "10.0.0.1".to_owned(),
+                port: 5000,
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        agent
+            .add_local_candidate(host.new_candidate_host().expect("a host candidate"))
+            .expect("add the local candidate");
+        agent
+            .set_remote_credentials(
+                "peerufrag".to_owned(),
+                "peerpasswordpeerpassword".to_owned(),
+            )
+            .expect("remote credentials");
+        let local = agent.get_local_credentials().clone();
+
+        // A check from an address signalling never named.
+        let provider = crypto::default_provider().expect("a built-in crypto provider");
+        let mut check = Message::new();
+        check
+            .build(&[
+                Box::new(BINDING_REQUEST),
+                Box::new(TransactionId::new()),
+                Box::new(Username::new(
+                    ATTR_USERNAME,
+                    format!("{}:peerufrag", local.ufrag),
+                )),
+                Box::new(AttrControlling(1)),
+                Box::new(MessageIntegrity::new_short_term_integrity_with_provider(
+                    local.pwd,
+                    provider.crypto(),
+                )),
+                Box::new(FINGERPRINT),
+            ])
+            .expect("a Binding request");
+        agent
+            .handle_read(TaggedBytesMut {
+                now,
+                transport: TransportContext {
+                    local_addr: "10.0.0.1:5000".parse().unwrap(),
+                    peer_addr: "10.0.0.2:6000".parse().unwrap(),
+                    ecn: None,
+                    transport_protocol: TransportProtocol::UDP,
+                },
+                message: BytesMut::from(&check.raw[..]),
+            })
+            .expect("the check is accepted");
+
+        let report = pc.get_stats(now, StatsSelector::None);
+        let learnt = report
+            .iter()
+            .find_map(|entry| match entry {
+                RTCStatsReportEntry::RemoteCandidate(c)
+                    if c.address.as_deref() == Some("10.0.0.2") =>
+                {
+                    Some(c)
+                }
+                _ => None,
+            })
+            .expect("the peer-reflexive candidate is in the report");
+        assert_eq!(learnt.candidate_type, RTCIceCandidateType::Prflx);
+        assert_eq!(learnt.port, 6000);
+    }
     use crate::data_channel::state::RTCDataChannelState;
     use crate::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
     use crate::peer_connection::configuration::setting_engine::SettingEngineBuilder;

@@ -1411,3 +1411,34 @@ fn test_stats_selector_transceiver_isolation() {
         );
     }
 }
+
+/// A candidate pair names its candidates by the ids of their stats objects (W3C
+/// `localCandidateId`/`remoteCandidateId` reference an `RTCIceCandidateStats.id`), so that a
+/// reader of the report finds them. The pair is created from the ICE agent's bare ids.
+#[test]
+fn test_candidate_pair_ids_resolve_to_candidate_stats() {
+    use crate::statistics::accumulator::IceCandidateAccumulator;
+
+    let now = Instant::now();
+    let mut acc = RTCStatsAccumulator::new();
+    acc.register_local_candidate(
+        "RTCLocalIceCandidate_l1".to_owned(),
+        IceCandidateAccumulator::default(),
+    );
+    acc.register_remote_candidate(
+        "RTCRemoteIceCandidate_r1".to_owned(),
+        IceCandidateAccumulator::default(),
+    );
+    acc.get_or_create_candidate_pair("l1", "r1").nominated = true;
+
+    let report = acc.snapshot(now);
+    let pair = report.candidate_pairs().next().expect("the pair");
+    assert!(matches!(
+        report.get(&pair.local_candidate_id),
+        Some(RTCStatsReportEntry::LocalCandidate(_))
+    ));
+    assert!(matches!(
+        report.get(&pair.remote_candidate_id),
+        Some(RTCStatsReportEntry::RemoteCandidate(_))
+    ));
+}

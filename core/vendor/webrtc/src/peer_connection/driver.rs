@@ -13,8 +13,8 @@ use crate::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use crate::peer_connection::PeerConnectionRef;
 use crate::peer_connection::transport::tcp_transport::RTCTcpTransport;
 use crate::peer_connection::transport::{
-    MAX_GSO_BATCH_BYTES, MAX_GSO_SEGMENTS, MIN_GSO_RUN, SocketRecvResult, UDP_RECV_BUF_LEN,
-    gro_recv_buf_len, is_retryable_socket_recv_error,
+    MAX_GSO_BATCH_BYTES, MAX_GSO_SEGMENTS, MIN_GSO_RUN, SocketRecvResult, gro_recv_buf_len,
+    is_retryable_socket_recv_error,
 };
 use crate::rtp_transceiver::rtp_receiver::RtpReceiverImpl;
 use crate::rtp_transceiver::{RtpReceiver, RtpTransceiverImpl};
@@ -827,15 +827,10 @@ where
         // handler's deferred flush, a burst of DATA coalesces into a single SACK and
         // amortizes the per-iteration cost (poll_writes/events/reads core locks,
         // timeout recompute, select setup).
+        // [rtcgate patch] The burst is read into the socket's own buffer, before it goes
+        // back into the socket's recv future: a separate burst buffer, sized for the
+        // largest GRO capacity (~96 KB), was allocated for every connection.
         const MAX_UDP_RECV_BURST: usize = 64;
-        // The burst buffer is shared across sockets, so size it for the largest GRO
-        // capacity among them (falls back to the plain size when none support GRO).
-        let burst_buf_len = udp_socket_list
-            .iter()
-            .map(|(_, socket)| gro_recv_buf_len(socket.max_gro_segments()))
-            .max()
-            .unwrap_or(UDP_RECV_BUF_LEN);
-        let mut burst_buf = vec![0u8; burst_buf_len];
 
         loop {
             // Shutdown safety-net. `close()`/`Drop` set this flag and best-effort
@@ -1077,13 +1072,10 @@ where
                                 // datagrams by `stride` and deliver each.
                                 self.deliver_udp_batch(&buf, n, stride, local_addr, peer_addr).await;
 
-                                // Immediately create a new future for this socket and reuse the buffer
                                 let (socket_local_addr, socket) = &udp_socket_list[idx];
                                 let socket_local_addr = *socket_local_addr;
                                 let socket = socket.clone();
-                                udp_recv_futures.push(
-                                    create_udp_recv_future(idx, socket_local_addr, socket.clone(), buf).boxed()
-                                );
+                                let mut buf = buf;
 
                                 // Batch-drain: drain a bounded burst of additional
                                 // ready datagrams from this socket without blocking.
@@ -1100,18 +1092,23 @@ where
                                 let mut burst_meta = [RecvMeta::default(); 1];
                                 while burst < MAX_UDP_RECV_BURST {
                                     let probe = crate::runtime::poll_once(|cx| {
-                                        let mut bufs = [IoSliceMut::new(&mut burst_buf)];
+                                        let mut bufs = [IoSliceMut::new(&mut buf)];
                                         socket.poll_recv(cx, &mut bufs, &mut burst_meta)
                                     });
                                     match probe {
                                         Some(Ok(_)) => {
                                             let m = burst_meta[0];
-                                            self.deliver_udp_batch(&burst_buf, m.len, m.stride, socket_local_addr, m.addr).await;
+                                            self.deliver_udp_batch(&buf, m.len, m.stride, socket_local_addr, m.addr).await;
                                             burst += 1;
                                         }
                                         _ => break, // would-block (pending) or error
                                     }
                                 }
+
+                                // A new future for this socket, reusing the buffer.
+                                udp_recv_futures.push(
+                                    create_udp_recv_future(idx, socket_local_addr, socket, buf).boxed()
+                                );
                             }
                             Some(SocketRecvResult::Error { err, local_addr, idx, buf }) => {
                                 if is_retryable_socket_recv_error(&err) {
@@ -1774,11 +1771,19 @@ where
                 }
             }
             PeerConnectionDriverEvent::RemoteIceTcpPassiveCandidate(candidate) => {
-                RTCTcpTransport::connect(
-                    &candidate,
-                    self.inner.runtime.clone(),
-                    self.inner.driver_event_tx.clone(),
-                );
+                // [rtcgate patch] Without a TCP listener there is no local TCP candidate, so
+                // the ICE agent forms no TCP pair and a connection could never be used.
+                // Connecting anyway opened one stream per remote passive candidate (and failed
+                // loudly on the ones it cannot reach).
+                if self.tcp_transport.is_empty() {
+                    trace!("ICE-TCP is off: not connecting to {}", candidate.address());
+                } else {
+                    RTCTcpTransport::connect(
+                        &candidate,
+                        self.inner.runtime.clone(),
+                        self.inner.driver_event_tx.clone(),
+                    );
+                }
             }
             PeerConnectionDriverEvent::IncomingTcpStream(four_tuple, stream) => {
                 trace!("TCP stream connection established: {:?}", four_tuple);

@@ -225,31 +225,100 @@ impl<T: std::fmt::Debug> std::error::Error for SendError<T> {}
 
 /// Sending half of a bounded channel. Clonable.
 #[derive(Debug)]
-pub struct Sender<T>(async_channel::Sender<T>);
+pub struct Sender<T> {
+    inner: async_channel::Sender<T>,
+    gate: Arc<Gate>,
+}
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self {
+            inner: self.inner.clone(),
+            gate: Arc::clone(&self.gate),
+        }
+    }
+}
+
+/// [rtcgate patch] The bound of a [`channel`], kept apart from its storage.
+///
+/// `async_channel::bounded(n)` allocates and initialises all `n` slots when the channel is
+/// created. A peer connection makes a 256-slot channel to its driver, and one per data channel
+/// and per track: 12–18 KB each, resident before a single message is sent (~45 KB per
+/// connection with one data channel). Messages now go through an unbounded channel, whose
+/// blocks of 31 slots are allocated as messages arrive and freed as they are read, and this
+/// gate keeps the bound: a sender takes a place before pushing, a receiver gives one back after
+/// popping. Capacity, back-pressure and `TrySendError::Full` are as before.
+#[derive(Debug)]
+struct Gate {
+    capacity: usize,
+    /// Places taken: messages in the channel, plus sends between taking a place and pushing.
+    taken: std::sync::atomic::AtomicUsize,
+    /// Notified when a place is given back, and when a receiver is dropped.
+    freed: event_listener::Event,
+}
+
+impl Gate {
+    fn try_take(&self) -> bool {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        self.taken
+            .fetch_update(AcqRel, Acquire, |taken| {
+                (taken < self.capacity).then_some(taken + 1)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self) {
+        self.taken.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.freed.notify(1);
     }
 }
 
 impl<T> Sender<T> {
     /// Send a value, waiting while the channel is full.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.0.send(value).await.map_err(|e| SendError(e.0))
+        loop {
+            if self.inner.is_closed() {
+                return Err(SendError(value));
+            }
+            if self.gate.try_take() {
+                break;
+            }
+            // Listen before looking again, so that a place given back in between wakes us.
+            let freed = self.gate.freed.listen();
+            if self.inner.is_closed() {
+                return Err(SendError(value));
+            }
+            if self.gate.try_take() {
+                break;
+            }
+            freed.await;
+        }
+        self.inner.try_send(value).map_err(|e| {
+            self.gate.give_back();
+            SendError(e.into_inner())
+        })
     }
 
     /// Try to send without waiting.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        self.0.try_send(value).map_err(|e| match e {
-            async_channel::TrySendError::Full(v) => TrySendError::Full(v),
-            async_channel::TrySendError::Closed(v) => TrySendError::Disconnected(v),
+        if self.inner.is_closed() {
+            return Err(TrySendError::Disconnected(value));
+        }
+        if !self.gate.try_take() {
+            return Err(TrySendError::Full(value));
+        }
+        self.inner.try_send(value).map_err(|e| {
+            self.gate.give_back();
+            match e {
+                async_channel::TrySendError::Full(v) => TrySendError::Full(v),
+                async_channel::TrySendError::Closed(v) => TrySendError::Disconnected(v),
+            }
         })
     }
 
     /// Returns `true` once every receiver has been dropped.
     pub fn is_closed(&self) -> bool {
-        self.0.is_closed()
+        self.inner.is_closed()
     }
 }
 
@@ -259,11 +328,25 @@ impl<T> Sender<T> {
 /// call sites are unchanged, even though the underlying channel supports multiple
 /// consumers.
 #[derive(Debug)]
-pub struct Receiver<T>(async_channel::Receiver<T>);
+pub struct Receiver<T> {
+    inner: async_channel::Receiver<T>,
+    gate: Arc<Gate>,
+}
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self {
+            inner: self.inner.clone(),
+            gate: Arc::clone(&self.gate),
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        // Senders waiting for a place look again: with the last receiver gone the channel
+        // is closed, and they fail instead of waiting for ever.
+        self.gate.freed.notify(usize::MAX);
     }
 }
 
@@ -271,29 +354,46 @@ impl<T> Receiver<T> {
     /// Receive the next value, waiting while the channel is empty. Returns `None` once
     /// the channel is closed and drained.
     pub async fn recv(&mut self) -> Option<T> {
-        self.0.recv().await.ok()
+        let value = self.inner.recv().await.ok()?;
+        self.gate.give_back();
+        Some(value)
     }
 
     /// Try to receive without waiting.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.0.try_recv().map_err(|e| match e {
+        let value = self.inner.try_recv().map_err(|e| match e {
             async_channel::TryRecvError::Empty => TryRecvError::Empty,
             async_channel::TryRecvError::Closed => TryRecvError::Disconnected,
-        })
+        })?;
+        self.gate.give_back();
+        Ok(value)
     }
 
     /// Returns `true` once every sender has been dropped.
     pub fn is_closed(&self) -> bool {
-        self.0.is_closed()
+        self.inner.is_closed()
     }
 }
 
 /// Create a bounded channel with room for `capacity` messages.
+///
+/// Its storage grows and shrinks with the messages it holds (see `Gate`).
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    // `async_channel::bounded` panics on 0; the previous tokio/smol wrappers did too,
-    // but clamp to 1 so a computed capacity of 0 degrades instead of aborting.
-    let (tx, rx) = async_channel::bounded(capacity.max(1));
-    (Sender(tx), Receiver(rx))
+    // A capacity of 0 is clamped to 1 (as `async_channel::bounded` needed), so a computed
+    // capacity of 0 degrades instead of deadlocking every sender.
+    let gate = Arc::new(Gate {
+        capacity: capacity.max(1),
+        taken: std::sync::atomic::AtomicUsize::new(0),
+        freed: event_listener::Event::new(),
+    });
+    let (tx, rx) = async_channel::unbounded();
+    (
+        Sender {
+            inner: tx,
+            gate: Arc::clone(&gate),
+        },
+        Receiver { inner: rx, gate },
+    )
 }
 
 // ── Broadcast channel ─────────────────────────────────────────────────────────
@@ -453,6 +553,47 @@ mod tests {
             assert_eq!(rx.try_recv().unwrap(), 2);
             assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
         });
+    }
+
+    /// [rtcgate patch] A full channel makes `send` wait until a receiver reads, and fail once
+    /// the receivers are gone; the bound is kept outside the (growing) storage.
+    #[test]
+    fn a_full_channel_waits_for_a_reader_and_fails_when_readers_are_gone() {
+        use futures::FutureExt as _;
+
+        let (tx, mut rx) = channel::<u8>(1);
+        futures::executor::block_on(async {
+            tx.send(1).await.unwrap();
+            let mut waiting = Box::pin(tx.send(2));
+            assert!(
+                (&mut waiting).now_or_never().is_none(),
+                "full: the send waits"
+            );
+            assert_eq!(rx.recv().await, Some(1));
+            waiting.await.expect("a place was given back");
+            assert_eq!(rx.try_recv().unwrap(), 2);
+
+            tx.send(3).await.unwrap();
+            let mut waiting = Box::pin(tx.send(4));
+            assert!((&mut waiting).now_or_never().is_none());
+            drop(rx);
+            assert!(matches!(waiting.await, Err(SendError(4))));
+        });
+    }
+
+    /// [rtcgate patch] Places given back by reads are reused: a channel of capacity 2 carries
+    /// any number of messages two at a time.
+    #[test]
+    fn the_bound_follows_reads() {
+        let (tx, mut rx) = channel::<u32>(2);
+        for i in 0..1000 {
+            tx.try_send(i).unwrap();
+            if i % 2 == 1 {
+                assert!(matches!(tx.try_send(u32::MAX), Err(TrySendError::Full(_))));
+                assert_eq!(rx.try_recv().unwrap(), i - 1);
+                assert_eq!(rx.try_recv().unwrap(), i);
+            }
+        }
     }
 
     #[test]

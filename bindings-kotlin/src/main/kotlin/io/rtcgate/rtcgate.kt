@@ -1258,7 +1258,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_rtcgate_checksum_method_call_self_id() and 0xFFFF) != 45978) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_rtcgate_checksum_method_call_stats_json() and 0xFFFF) != 58917) {
+    if ((lib.uniffi_rtcgate_checksum_method_call_stats_json() and 0xFFFF) != 14740) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_method_calllistener_on_event() and 0xFFFF) != 21427) {
@@ -2306,8 +2306,10 @@ public interface CallInterface {
     fun `selfId`(): kotlin.String
     
     /**
-     * A statistics snapshot (per member and per RTP stream) as JSON, the
-     * same document as the C API's `rtcgate_call_stats_json`.
+     * A statistics snapshot (per member: the selected candidate pair with
+     * each end's type, address, port, protocol and relay protocol; per RTP
+     * stream) as JSON, the same document as the C API's
+     * `rtcgate_call_stats_json`.
      */
     suspend fun `statsJson`(): kotlin.String
     
@@ -2587,8 +2589,10 @@ open class Call: Disposable, AutoCloseable, CallInterface
 
     
     /**
-     * A statistics snapshot (per member and per RTP stream) as JSON, the
-     * same document as the C API's `rtcgate_call_stats_json`.
+     * A statistics snapshot (per member: the selected candidate pair with
+     * each end's type, address, port, protocol and relay protocol; per RTP
+     * stream) as JSON, the same document as the C API's
+     * `rtcgate_call_stats_json`.
      */
     @Throws(RtcgateException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")

@@ -154,6 +154,10 @@ class BindingsTest {
 
                     val stats = aliceCall.statsJson()
                     assertTrue(stats.contains(bobId), stats)
+                    // The selected pair names both candidates (type, address, port, protocol).
+                    assertTrue(stats.contains("\"candidate_type\":\"host\""), stats)
+                    assertTrue(stats.contains("\"address\":\"10.99.0."), stats)
+                    assertTrue(stats.contains("\"protocol\":\"udp\""), stats)
                     channel.closeChannel()
                     channel.closeChannel()
                     bobCall.leave()

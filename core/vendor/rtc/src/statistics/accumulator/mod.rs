@@ -534,6 +534,12 @@ impl RTCStatsAccumulator {
     }
 
     /// Gets or creates an ICE candidate pair accumulator.
+    ///
+    /// `local_id` and `remote_id` are the ICE agent's candidate ids. The pair names its
+    /// candidates by the ids of their stats objects (W3C `localCandidateId`/`remoteCandidateId`
+    /// reference an `RTCIceCandidateStats.id`), which are `RTCLocalIceCandidate_<id>` and
+    /// `RTCRemoteIceCandidate_<id>` (see `add_ice_local_candidate`/`add_ice_remote_candidate`);
+    /// naming them by the bare agent id left a reader of the report unable to find them.
     pub(crate) fn get_or_create_candidate_pair(
         &mut self,
         local_id: &str,
@@ -543,8 +549,8 @@ impl RTCStatsAccumulator {
             .entry(format!("RTCIceCandidatePair_{}_{}", local_id, remote_id))
             .or_insert_with(|| IceCandidatePairAccumulator {
                 transport_id: self.transport.transport_id.clone(),
-                local_candidate_id: local_id.to_string(),
-                remote_candidate_id: remote_id.to_string(),
+                local_candidate_id: format!("RTCLocalIceCandidate_{local_id}"),
+                remote_candidate_id: format!("RTCRemoteIceCandidate_{remote_id}"),
                 ..Default::default()
             })
     }

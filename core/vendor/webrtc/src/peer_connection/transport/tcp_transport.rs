@@ -280,6 +280,15 @@ impl RTCTcpTransport {
             && candidate.tcp_type() == rtc::ice::tcp_type::TcpType::Passive
             && let Ok(ip) = candidate.address().parse::<IpAddr>()
         {
+            // [rtcgate patch] A link-local IPv6 address means nothing without the interface it
+            // is on, and a candidate carries none: `connect` fails with EINVAL. (webrtcbin
+            // offers such candidates by default.)
+            if let IpAddr::V6(v6) = ip
+                && v6.is_unicast_link_local()
+            {
+                trace!("Not connecting TCP to link-local {ip}: no scope id");
+                return;
+            }
             let remote_addr = SocketAddr::new(ip, candidate.port());
             let runtime_clone = runtime.clone();
             runtime.spawn(Box::pin(async move {
