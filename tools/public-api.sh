@@ -12,7 +12,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
-RUSTC_BOOTSTRAP=1 cargo rustdoc -q -p rtcgate-core --lib --locked \
+# -D warnings: the same run checks that the documentation builds without a
+# warning (broken or private links, missing docs).
+RUSTDOCFLAGS="-D warnings" RUSTC_BOOTSTRAP=1 cargo rustdoc -q -p rtcgate-core --lib --locked \
   -- -Z unstable-options --output-format json
 listing=$(python3 tools/public-api.py "$target/doc/rtcgate_core.json")
 if [ "${1:-}" = "--check" ]; then

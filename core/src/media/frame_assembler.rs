@@ -31,7 +31,7 @@ pub struct AssemblerStats {
     /// Packets dropped because they could not be depacketized or started mid-frame.
     pub discarded: u64,
     /// Frames dropped because a packet of theirs could not be depacketized
-    /// (malformed or unexpected payload; see [`FrameAssembler::last_error`]).
+    /// (malformed or unexpected payload; the last one is in the warning a stalled track logs).
     pub depacketization_errors: u64,
     /// Frames dropped because packets of theirs were lost (or the stream
     /// was joined in the middle of them).
