@@ -21,6 +21,7 @@ mod error;
 pub mod logging;
 pub mod media;
 pub mod recorder;
+mod rtp;
 pub mod signalling;
 pub mod stats;
 

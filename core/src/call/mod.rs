@@ -13,6 +13,7 @@ mod rtcp_forwarder;
 mod rtx_unwrapper;
 mod sctp_anchor;
 mod socket_runtime;
+pub(crate) mod stream_feedback;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

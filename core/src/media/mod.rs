@@ -14,8 +14,10 @@ mod picture_size;
 pub(crate) mod remote_track;
 #[cfg(test)]
 pub(crate) mod rtp_dump;
+pub(crate) mod rtp_tap;
 pub(crate) mod stall_watch;
 mod track_health;
+pub(crate) mod track_layers;
 pub(crate) mod vp9;
 
 pub use clip::Clip;
@@ -26,3 +28,4 @@ pub use local_track::LocalTrack;
 pub use picture_size::picture_size;
 pub use remote_track::{FrameSubscription, RemoteTrack};
 pub use track_health::{FrameDrops, StallReport};
+pub use track_layers::TrackLayer;

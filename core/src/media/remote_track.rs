@@ -1,6 +1,6 @@
 //! [`RemoteTrack`]: a track another member sends, delivered as encoded frames.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,10 +12,14 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use super::frame::{EncodedFrame, SenderClock};
 use super::frame_assembler::{AssemblerStats, FrameAssembler};
 use super::local_track::lock;
+use super::rtp_tap::{RtpSink, Sinks, TappedPacket};
 use super::stall_watch::{DEFAULT_STALL_BOUND, StallOutput, StallWatch};
 use super::track_health::{FrameDrops, StallReport};
+use super::track_layers::{ReceivedLayers, TrackLayer};
 use crate::codec::{Codec, MediaKind};
 use crate::error::{Error, Result};
+use crate::rtp::encodings::Encoding;
+use crate::rtp::packet_info::PacketInfo;
 use crate::signalling::MemberId;
 
 /// Frames buffered for a reader before the oldest are dropped.
@@ -59,10 +63,28 @@ struct Inner {
     subscribers: Mutex<Readers>,
     latency_ms: AtomicU64,
     max_spatial_layer: AtomicU8,
+    /// The sender's clock mapped onto the frames' timestamps.
     sender_clock: Mutex<Option<SenderClock>>,
     stats: Mutex<AssemblerStats>,
     health: Mutex<Health>,
+    /// The layers as the receive task last saw them, lowest first.
+    layers: Mutex<Vec<TrackLayer>>,
+    /// The encoding the frames come from (0: none yet).
+    frame_source: AtomicU32,
+    /// RTP sinks, and what a new one is told first.
+    tap: Mutex<Tap>,
+    /// `Tap::sinks.generation`, readable without the lock.
+    tap_generation: AtomicU64,
     stop: tokio::sync::Notify,
+}
+
+/// The RTP sinks of a track and what a sink added later learns first.
+#[derive(Default)]
+struct Tap {
+    sinks: Sinks,
+    encodings: Vec<Encoding>,
+    clocks: Vec<(u32, SenderClock)>,
+    ended: bool,
 }
 
 struct Subscriber {
@@ -157,6 +179,10 @@ impl RemoteTrack {
                 sender_clock: Mutex::new(None),
                 stats: Mutex::new(AssemblerStats::default()),
                 health: Mutex::new(Health::default()),
+                layers: Mutex::new(Vec::new()),
+                frame_source: AtomicU32::new(0),
+                tap: Mutex::new(Tap::default()),
+                tap_generation: AtomicU64::new(0),
                 stop: tokio::sync::Notify::new(),
             }),
         };
@@ -167,27 +193,49 @@ impl RemoteTrack {
             readers.list.clear();
             readers.ended = true;
             drop(readers);
+            let sinks = {
+                let mut tap = lock(&reader.inner.tap);
+                tap.ended = true;
+                std::mem::take(&mut tap.sinks.list)
+            };
+            for sink in sinks {
+                sink.on_end();
+            }
             on_end(reader);
         });
         Ok(remote)
     }
 
     async fn pump(&self, on_notice: &(dyn Fn(TrackNotice) + Send + Sync)) {
-        let mut assembler = FrameAssembler::new(self.inner.codec, FrameAssembler::DEFAULT_WINDOW);
-        let video = self.inner.codec.kind() == MediaKind::Video;
+        let codec = self.inner.codec;
+        let mut assembler = FrameAssembler::new(codec, FrameAssembler::DEFAULT_WINDOW);
+        let video = codec.kind() == MediaKind::Video;
         let mut watch = StallWatch::new(video, DEFAULT_STALL_BOUND, STALL_KEYFRAME_INTERVAL);
+        let mut layers = ReceivedLayers::new(codec, self.inner.ssrc, Instant::now());
+        self.publish_layers(&layers, Instant::now());
+        // The receive task's own copy of the sinks, refreshed when the list changes.
+        let mut sinks: Vec<Arc<dyn RtpSink>> = Vec::new();
+        let mut sinks_generation = 0;
         loop {
             assembler.set_max_delay(Some(self.latency()));
             assembler.set_max_spatial_layer(self.max_spatial_layer());
-            let deadline = [assembler.poll_timeout(), watch.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
+            let deadline = [
+                assembler.poll_timeout(),
+                watch.poll_timeout(),
+                layers.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let event = tokio::select! {
                 event = self.inner.track.poll() => event,
                 _ = self.inner.stop.notified() => None,
                 _ = sleep_until(deadline) => {
                     let now = Instant::now();
+                    if layers.handle_timeout(now) {
+                        self.publish_layers(&layers, now);
+                    }
+                    self.request_layer_keyframes(&mut layers);
                     assembler.handle_timeout(now);
                     self.deliver(&mut assembler, &mut watch, now);
                     self.watch(&mut watch, &assembler, now, on_notice);
@@ -198,12 +246,39 @@ impl RemoteTrack {
             match event {
                 TrackRemoteEvent::OnRtpPacket(packet) => {
                     let now = Instant::now();
+                    let generation = self.inner.tap_generation.load(Ordering::Acquire);
+                    if generation != sinks_generation {
+                        sinks = lock(&self.inner.tap).sinks.list.clone();
+                        sinks_generation = generation;
+                    }
+                    let info = PacketInfo::read(codec, &packet.payload, packet.header.marker);
+                    for sink in &sinks {
+                        sink.on_packet(&TappedPacket {
+                            packet: &packet,
+                            info: &info,
+                            arrival: now,
+                        });
+                    }
                     watch.on_packet(now);
-                    assembler.push_at(packet, now);
+                    let (changed, for_frames) = layers.on_packet(packet, &info, now);
+                    if changed {
+                        self.publish_layers(&layers, now);
+                    }
+                    self.request_layer_keyframes(&mut layers);
+                    if let Some(packet) = for_frames {
+                        assembler.push_at(packet, now);
+                    }
                     self.deliver(&mut assembler, &mut watch, now);
                     self.watch(&mut watch, &assembler, now, on_notice);
                 }
-                TrackRemoteEvent::OnRtcpPacket(packets) => self.on_rtcp(&packets),
+                TrackRemoteEvent::OnRtcpPacket(packets) => self.on_rtcp(&packets, &mut layers),
+                TrackRemoteEvent::OnOpen(init) => {
+                    let now = Instant::now();
+                    if layers.on_open(init.ssrc, init.rid, now) {
+                        self.publish_layers(&layers, now);
+                    }
+                    self.request_layer_keyframes(&mut layers);
+                }
                 TrackRemoteEvent::OnEnded => break,
                 _ => {}
             }
@@ -211,6 +286,36 @@ impl RemoteTrack {
         assembler.flush();
         self.deliver(&mut assembler, &mut watch, Instant::now());
         tracing::debug!(track = %self.inner.id, member = %self.inner.member, "remote track ended");
+    }
+
+    /// Publishes the layers (for [`layers`](Self::layers) and the RTP sinks).
+    fn publish_layers(&self, layers: &ReceivedLayers, now: Instant) {
+        *lock(&self.inner.layers) = layers.layers();
+        self.inner
+            .frame_source
+            .store(layers.frame_source().unwrap_or(0), Ordering::Relaxed);
+        *lock(&self.inner.sender_clock) = layers.frame_clock();
+        let mut tap = lock(&self.inner.tap);
+        tap.encodings = layers.encodings().to_vec();
+        for sink in &tap.sinks.list {
+            sink.on_encodings(&tap.encodings, now);
+        }
+    }
+
+    /// Asks for the keyframes the frames' layer switch waits for.
+    fn request_layer_keyframes(&self, layers: &mut ReceivedLayers) {
+        for ssrc in layers.keyframe_requests() {
+            let track = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = track.request_keyframe_of(ssrc).await {
+                    tracing::debug!(track = track.id(), %error, "keyframe request failed");
+                }
+            });
+        }
+        let source = layers.frame_source().unwrap_or(0);
+        if self.inner.frame_source.swap(source, Ordering::Relaxed) != source {
+            *lock(&self.inner.sender_clock) = layers.frame_clock();
+        }
     }
 
     /// Runs the stall watch at `now`: keyframe requests, reports, counters.
@@ -309,17 +414,59 @@ impl RemoteTrack {
         *lock(&self.inner.stats) = assembler.stats();
     }
 
-    fn on_rtcp(&self, packets: &[Box<dyn rtc::rtcp::Packet>]) {
+    fn on_rtcp(&self, packets: &[Box<dyn rtc::rtcp::Packet>], layers: &mut ReceivedLayers) {
         for packet in packets {
-            if let Some(report) = packet.as_any().downcast_ref::<SenderReport>()
-                && report.ssrc == self.inner.ssrc
-            {
-                *lock(&self.inner.sender_clock) = Some(SenderClock {
-                    ntp_time: report.ntp_time,
-                    rtp_timestamp: report.rtp_time,
-                });
+            let Some(report) = packet.as_any().downcast_ref::<SenderReport>() else {
+                continue;
+            };
+            let clock = SenderClock {
+                ntp_time: report.ntp_time,
+                rtp_timestamp: report.rtp_time,
+            };
+            layers.on_sender_report(report.ssrc, clock);
+            *lock(&self.inner.sender_clock) = layers.frame_clock();
+            let mut tap = lock(&self.inner.tap);
+            match tap.clocks.iter_mut().find(|(s, _)| *s == report.ssrc) {
+                Some(entry) => entry.1 = clock,
+                None => tap.clocks.push((report.ssrc, clock)),
+            }
+            for sink in &tap.sinks.list {
+                sink.on_sender_report(report.ssrc, clock);
             }
         }
+    }
+
+    /// Adds a raw RTP sink ([`RtpSink`]): it first learns the encodings and
+    /// their sender clocks, then gets every packet from now on, then the end.
+    pub(crate) fn add_rtp_sink(&self, sink: Arc<dyn RtpSink>) {
+        let mut tap = lock(&self.inner.tap);
+        if tap.ended {
+            drop(tap);
+            sink.on_end();
+            return;
+        }
+        sink.on_encodings(&tap.encodings, Instant::now());
+        for &(ssrc, clock) in &tap.clocks {
+            sink.on_sender_report(ssrc, clock);
+        }
+        tap.sinks.add(sink);
+        self.inner
+            .tap_generation
+            .store(tap.sinks.generation, Ordering::Release);
+    }
+
+    /// Removes a sink added with [`add_rtp_sink`](Self::add_rtp_sink).
+    pub(crate) fn remove_rtp_sink(&self, sink: &Arc<dyn RtpSink>) {
+        let mut tap = lock(&self.inner.tap);
+        tap.sinks.remove(sink);
+        self.inner
+            .tap_generation
+            .store(tap.sinks.generation, Ordering::Release);
+    }
+
+    /// Whether two handles are the same track.
+    pub(crate) fn same_as(&self, other: &RemoteTrack) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// Ends the track: the reader gets the frames already queued, then `None`.
@@ -352,9 +499,28 @@ impl RemoteTrack {
         self.inner.codec.kind()
     }
 
-    /// SSRC of the RTP stream.
+    /// SSRC of the RTP stream (of its first encoding, when the sender uses
+    /// simulcast: see [`layers`](Self::layers)).
     pub fn ssrc(&self) -> u32 {
         self.inner.ssrc
+    }
+
+    /// The track's layers: one per simulcast encoding the sender sends
+    /// (with its rid), lowest first; a single one without simulcast.
+    pub fn layers(&self) -> Vec<TrackLayer> {
+        lock(&self.inner.layers).clone()
+    }
+
+    /// The layer the frames come from now. With simulcast that is the
+    /// highest layer flowing: when it stops the frames go down a layer,
+    /// when a higher one flows they go up, each time starting at a keyframe
+    /// of the new layer, their timestamps continuing (docs/bridge.md).
+    pub fn current_layer(&self) -> Option<TrackLayer> {
+        let ssrc = self.inner.frame_source.load(Ordering::Relaxed);
+        lock(&self.inner.layers)
+            .iter()
+            .find(|l| l.ssrc == ssrc)
+            .cloned()
     }
 
     /// Reassembly counters (packets, losses, duplicates, frames, keyframes).
@@ -468,8 +634,18 @@ impl RemoteTrack {
         *lock(&self.inner.sender_clock)
     }
 
-    /// Asks the sender for a keyframe (RTCP PLI). Video only.
+    /// Asks the sender for a keyframe (RTCP PLI) of the layer the frames
+    /// come from. Video only.
     pub async fn request_keyframe(&self) -> Result<()> {
+        let ssrc = match self.inner.frame_source.load(Ordering::Relaxed) {
+            0 => self.inner.ssrc,
+            ssrc => ssrc,
+        };
+        self.request_keyframe_of(ssrc).await
+    }
+
+    /// Asks the sender for a keyframe of encoding `ssrc` (RTCP PLI).
+    pub(crate) async fn request_keyframe_of(&self, ssrc: u32) -> Result<()> {
         if self.kind() != MediaKind::Video {
             return Err(Error::invalid_argument(
                 "keyframes exist only for video tracks",
@@ -477,7 +653,7 @@ impl RemoteTrack {
         }
         let pli = PictureLossIndication {
             sender_ssrc: 0,
-            media_ssrc: self.inner.ssrc,
+            media_ssrc: ssrc,
         };
         self.inner
             .track

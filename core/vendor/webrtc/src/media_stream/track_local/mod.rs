@@ -80,6 +80,29 @@ pub struct TrackLocalContext {
     pub(crate) driver_event_tx: Sender<PeerConnectionDriverEvent>,
 }
 
+impl TrackLocalContext {
+    /// [rtcgate patch] Queues an RTP packet for this sender without waiting.
+    ///
+    /// [`TrackLocal::write_rtp`] awaits a place in the connection's queue to the driver,
+    /// which is the right back-pressure for an application that produces media. A forwarding
+    /// unit (an SFU) writes one upload to many connections from one task: a slow one must not
+    /// hold up the others, and a packet it cannot take is better dropped (and repaired by
+    /// NACK) than queued. Returns `Ok(false)` when the queue is full and the packet was
+    /// dropped, an error once the connection is gone.
+    pub fn try_write_rtp(&self, packet: rtp::Packet) -> Result<bool> {
+        match self.driver_event_tx.try_send(PeerConnectionDriverEvent::SenderRtp(
+            self.rtp_sender_id,
+            Box::new(packet),
+        )) {
+            Ok(()) => Ok(true),
+            Err(crate::runtime::TrySendError::Full(_)) => Ok(false),
+            Err(crate::runtime::TrySendError::Disconnected(_)) => {
+                Err(crate::error::Error::ErrConnectionClosed)
+            }
+        }
+    }
+}
+
 /// A local media track that can be sent to a remote peer.
 ///
 /// This trait defines the interface for local media tracks. Applications write
