@@ -18,6 +18,7 @@ mod call;
 mod codec;
 mod data_channel;
 mod error;
+pub mod forward;
 pub mod logging;
 pub mod media;
 pub mod recorder;

@@ -17,6 +17,7 @@ use super::options::{CallOptions, IceTransportPolicy};
 use super::rtcp_forwarder::RtcpForwarder;
 use super::rtx_unwrapper::RtxUnwrapper;
 use super::socket_runtime::SocketBufferRuntime;
+use super::stream_feedback::{FeedbackInterceptor, FeedbackRegistry};
 use crate::error::{Result, WebRtcResultExt};
 use rtc::interceptor::Slot;
 
@@ -31,11 +32,13 @@ const ICE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis
 const ICE_MAX_BINDING_REQUESTS: u16 = 56;
 
 /// A peer connection with every codec rtcgate carries, NACK/RTCP-report
-/// interceptors, mDNS off (it needs a multicast route and leaks nothing useful
-/// for a native peer), and the call's ICE servers, transport policy and timeouts.
+/// interceptors (the RTCP of forwarded streams handled through `feedback`),
+/// mDNS off (it needs a multicast route and leaks nothing useful for a
+/// native peer), and the call's ICE servers, transport policy and timeouts.
 pub(crate) async fn build_peer_connection(
     options: &CallOptions,
     handler: Arc<dyn PeerConnectionEventHandler>,
+    feedback: Arc<FeedbackRegistry>,
 ) -> Result<Arc<dyn PeerConnection>> {
     let mut media_engine = MediaEngine::default();
     super::codec_preferences::register_codecs(&mut media_engine).webrtc()?;
@@ -43,6 +46,9 @@ pub(crate) async fn build_peer_connection(
         .webrtc()?
         // Before the NACK generator: retransmissions count as arrived (see RtxUnwrapper).
         .with(Slot::from(6_500), RtxUnwrapper::default())
+        // Between the pacer and the NACK responder: forwarded streams' sender
+        // reports, receiver reports, NACKs and retransmissions (see stream_feedback).
+        .with(Slot::from(3_500), FeedbackInterceptor::new(feedback))
         // Last in the chain: hands PLI/FIR and sender reports to rtcgate.
         .with(Slot::from(14_000), RtcpForwarder::default());
     // The defaults announce the MID header extension for video only; peers that

@@ -8,6 +8,7 @@ mod event;
 mod factory;
 mod negotiation;
 mod options;
+pub(crate) mod outgoing;
 pub(crate) mod peer;
 mod rtcp_forwarder;
 mod rtx_unwrapper;
@@ -31,6 +32,7 @@ use crate::media::local_track::lock;
 use crate::media::{LocalTrack, RemoteTrack};
 use crate::signalling::{JoinRequest, MemberId, MemberInfo, SignalEvent, Signaller, WsSignaller};
 use crate::stats::{CallStats, collect_member_stats};
+use outgoing::{Outgoing, OutgoingTrack};
 use peer::{LinkContext, PeerLink};
 
 /// Membership of one room. Cheap to clone; every clone is the same call.
@@ -47,9 +49,21 @@ struct Inner {
     ctx: Arc<LinkContext>,
     room: String,
     links: tokio::sync::Mutex<HashMap<MemberId, Arc<PeerLink>>>,
-    tracks: Mutex<Vec<LocalTrack>>,
+    tracks: Mutex<Vec<Outgoing>>,
     signalling_task: Mutex<Option<JoinHandle<()>>>,
     left: AtomicBool,
+}
+
+/// A handle on a call that does not keep it alive (for objects the call
+/// itself holds, such as its forwarded tracks).
+#[derive(Clone)]
+pub(crate) struct WeakCall(std::sync::Weak<Inner>);
+
+impl WeakCall {
+    /// The call, while it exists.
+    pub(crate) fn upgrade(&self) -> Option<Call> {
+        self.0.upgrade().map(|inner| Call { inner })
+    }
 }
 
 impl std::fmt::Debug for Call {
@@ -119,6 +133,16 @@ impl Call {
         self.inner.ctx.subscribe()
     }
 
+    /// A handle that does not keep the call alive.
+    pub(crate) fn downgrade(&self) -> WeakCall {
+        WeakCall(Arc::downgrade(&self.inner))
+    }
+
+    /// Whether the call sends a track with id `id`.
+    pub(crate) fn sends_track_id(&self, id: &str) -> bool {
+        lock(&self.inner.tracks).iter().any(|t| t.id() == id)
+    }
+
     /// Our member id in the room.
     pub fn self_id(&self) -> &MemberId {
         &self.inner.ctx.self_id
@@ -174,10 +198,15 @@ impl Call {
     /// whose connection cannot take it (no common codec) gets a
     /// [`CallEvent::Error`]; the others still get the track.
     pub async fn add_track(&self, track: &LocalTrack) -> Result<()> {
+        self.add_outgoing(Arc::new(track.clone())).await
+    }
+
+    /// Starts sending an outgoing track of any kind (see [`add_track`](Self::add_track)).
+    pub(crate) async fn add_outgoing(&self, track: Outgoing) -> Result<()> {
         self.ensure_joined()?;
         {
             let mut tracks = lock(&self.inner.tracks);
-            if tracks.iter().any(|t| t.same_as(track)) {
+            if tracks.iter().any(|t| t.same_as(track.as_ref())) {
                 return Err(Error::invalid_argument(format!(
                     "track {} already added",
                     track.id()
@@ -188,7 +217,7 @@ impl Call {
         for link in self.links().await {
             // One member that cannot take the track (e.g. its connection
             // negotiated no codec for it) must not keep it from the others.
-            if let Err(err) = link.attach_track(track).await {
+            if let Err(err) = link.attach_track(&track).await {
                 let member = link.member().id.clone();
                 tracing::warn!(%member, track = track.id(), %err, "track not sent to a member");
                 self.inner.ctx.emit(CallEvent::Error {
@@ -202,21 +231,25 @@ impl Call {
 
     /// Stops sending `track`; members see the track end.
     pub async fn remove_track(&self, track: &LocalTrack) -> Result<()> {
+        self.remove_outgoing(track).await
+    }
+
+    /// Stops sending an outgoing track of any kind.
+    pub(crate) async fn remove_outgoing(&self, track: &dyn OutgoingTrack) -> Result<()> {
         self.ensure_joined()?;
         let removed = {
             let mut tracks = lock(&self.inner.tracks);
-            let before = tracks.len();
-            tracks.retain(|t| !t.same_as(track));
-            before != tracks.len()
+            let index = tracks.iter().position(|t| t.same_as(track));
+            index.map(|i| tracks.remove(i))
         };
-        if !removed {
+        let Some(removed) = removed else {
             return Err(Error::invalid_argument(format!(
                 "track {} is not in the call",
                 track.id()
             )));
-        }
+        };
         for link in self.links().await {
-            link.detach_track(track).await?;
+            link.detach_track(&removed).await?;
         }
         Ok(())
     }
@@ -307,9 +340,9 @@ impl Call {
                 }
                 // Tracks added while the link was starting were not in the
                 // snapshot and did not see the link yet.
-                let added_meanwhile: Vec<LocalTrack> = lock(&self.inner.tracks)
+                let added_meanwhile: Vec<Outgoing> = lock(&self.inner.tracks)
                     .iter()
-                    .filter(|t| !tracks.iter().any(|s| s.same_as(t)))
+                    .filter(|t| !tracks.iter().any(|s| s.same_as(t.as_ref())))
                     .cloned()
                     .collect();
                 for track in &added_meanwhile {
@@ -320,7 +353,7 @@ impl Call {
                 let current = lock(&self.inner.tracks).clone();
                 for track in tracks
                     .iter()
-                    .filter(|t| !current.iter().any(|c| c.same_as(t)))
+                    .filter(|t| !current.iter().any(|c| c.same_as(t.as_ref())))
                 {
                     if let Err(err) = link.detach_track(track).await {
                         tracing::warn!(member = %member.id, track = track.id(), %err, "could not remove a track from a new member");

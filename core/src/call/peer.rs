@@ -21,12 +21,14 @@ use super::event::{CallEvent, ConnectionState};
 use super::factory::build_peer_connection;
 use super::negotiation::{Negotiator, OfferDecision, is_polite};
 use super::options::CallOptions;
+use super::outgoing::Outgoing;
 use super::sctp_anchor::{AnchorState, SctpAnchor};
+use super::stream_feedback::FeedbackRegistry;
 use crate::data_channel::{ChannelNotice, DataChannel, DataChannelOptions};
 use crate::error::{Error, Result, WebRtcResultExt};
+use crate::media::RemoteTrack;
 use crate::media::local_track::lock;
 use crate::media::remote_track::TrackNotice;
-use crate::media::{LocalTrack, RemoteTrack};
 use crate::signalling::{IceCandidate, MemberId, MemberInfo, PeerMessage, Signaller};
 use crate::stats::BitrateMeter;
 
@@ -81,10 +83,12 @@ struct Shared {
     state: Mutex<ConnectionState>,
     remote_tracks: Mutex<Vec<RemoteTrack>>,
     data_channels: Mutex<Vec<DataChannel>>,
-    attached: Mutex<Vec<LocalTrack>>,
+    attached: Mutex<Vec<Outgoing>>,
     /// Local changes (tracks, first data channel) made so far; an offer covers
     /// every change counted before it was created.
     changes: AtomicU64,
+    /// The connection, once built (the handler exists before it).
+    pc: std::sync::OnceLock<std::sync::Weak<dyn PeerConnection>>,
 }
 
 impl Shared {
@@ -102,6 +106,8 @@ pub(crate) struct PeerLink {
     task: JoinHandle<()>,
     sctp_anchor: SctpAnchor,
     meter: Mutex<BitrateMeter>,
+    /// The RTCP handling of the forwarded streams this connection sends.
+    feedback: Arc<FeedbackRegistry>,
 }
 
 impl PeerLink {
@@ -109,7 +115,7 @@ impl PeerLink {
     pub(crate) async fn start(
         ctx: Arc<LinkContext>,
         member: MemberInfo,
-        tracks: &[LocalTrack],
+        tracks: &[Outgoing],
     ) -> Result<Arc<PeerLink>> {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let polite = is_polite(&ctx.self_id, &member.id);
@@ -123,11 +129,14 @@ impl PeerLink {
             data_channels: Mutex::new(Vec::new()),
             attached: Mutex::new(Vec::new()),
             changes: AtomicU64::new(0),
+            pc: std::sync::OnceLock::new(),
         });
         let handler = Arc::new(LinkHandler {
             shared: shared.clone(),
         });
-        let pc = build_peer_connection(&ctx.options, handler).await?;
+        let feedback = Arc::new(FeedbackRegistry::default());
+        let pc = build_peer_connection(&ctx.options, handler, feedback.clone()).await?;
+        let _ = shared.pc.set(Arc::downgrade(&pc));
         // Every first offer carries the SCTP (m=application) section, through a
         // negotiated channel both rtcgate ends create with the same id. webrtc 0.21
         // starts SCTP only when DTLS comes up, so a data channel first added by a
@@ -150,6 +159,7 @@ impl PeerLink {
             task,
             sctp_anchor: SctpAnchor::watch(sctp_anchor),
             meter: Mutex::new(BitrateMeter::default()),
+            feedback,
         });
         for track in tracks {
             link.add_track_to_connection(track).await?;
@@ -211,8 +221,8 @@ impl PeerLink {
         });
     }
 
-    /// Adds a local track to this connection and renegotiates.
-    pub(crate) async fn attach_track(&self, track: &LocalTrack) -> Result<()> {
+    /// Adds an outgoing track to this connection and renegotiates.
+    pub(crate) async fn attach_track(&self, track: &Outgoing) -> Result<()> {
         self.add_track_to_connection(track).await?;
         let _ = self
             .shared
@@ -221,13 +231,13 @@ impl PeerLink {
         Ok(())
     }
 
-    /// Adds a local track to the peer connection, counting the change.
+    /// Adds an outgoing track to the peer connection, counting the change.
     /// Adding a track that is already attached does nothing (a call's
     /// `add_track` and a link starting at the same time may both try).
-    async fn add_track_to_connection(&self, track: &LocalTrack) -> Result<()> {
+    async fn add_track_to_connection(&self, track: &Outgoing) -> Result<()> {
         {
             let mut attached = lock(&self.shared.attached);
-            if attached.iter().any(|t| t.same_as(track)) {
+            if attached.iter().any(|t| t.same_as(track.as_ref())) {
                 return Ok(());
             }
             attached.push(track.clone());
@@ -236,14 +246,14 @@ impl PeerLink {
         let sender = match self.pc.add_track(rtp.clone() as Arc<dyn TrackLocal>).await {
             Ok(sender) => sender,
             Err(error) => {
-                lock(&self.shared.attached).retain(|t| !t.same_as(track));
+                lock(&self.shared.attached).retain(|t| !t.same_as(track.as_ref()));
                 return Err(Error::webrtc(error));
             }
         };
         // Every codec of the kind on the m-line, the track's first (rtc 0.21 would
         // otherwise negotiate one video codec per connection; see codec_preferences).
         offer_every_codec(&self.pc, &sender, track.codec(), track.h264_profile()).await;
-        track.bind(&self.shared.member.id, rtp, sender, ssrc);
+        track.bind(&self.shared.member.id, rtp, sender, ssrc, &self.feedback);
         track.set_connected(
             &self.shared.member.id,
             self.state() == ConnectionState::Connected,
@@ -252,9 +262,9 @@ impl PeerLink {
         Ok(())
     }
 
-    /// Removes a local track from this connection and renegotiates.
-    pub(crate) async fn detach_track(&self, track: &LocalTrack) -> Result<()> {
-        lock(&self.shared.attached).retain(|t| !t.same_as(track));
+    /// Removes an outgoing track from this connection and renegotiates.
+    pub(crate) async fn detach_track(&self, track: &Outgoing) -> Result<()> {
+        lock(&self.shared.attached).retain(|t| !t.same_as(track.as_ref()));
         if let Some(sender) = track.unbind(&self.shared.member.id) {
             self.pc.remove_track(&sender).await.webrtc()?;
             self.shared.local_change();
@@ -675,6 +685,9 @@ impl PeerConnectionEventHandler for LinkHandler {
             .await;
             match started {
                 Ok(remote) => {
+                    if let Some(pc) = shared.pc.get().and_then(|pc| pc.upgrade()) {
+                        remote.set_header_extensions(receive_extensions(&pc, remote.id()).await);
+                    }
                     tracing::info!(%member, track = remote.id(), codec = %remote.codec(), "remote track");
                     lock(&shared.remote_tracks).push(remote.clone());
                     shared.ctx.emit(CallEvent::TrackAdded(remote));
@@ -694,6 +707,27 @@ impl PeerConnectionEventHandler for LinkHandler {
             start_channel(&shared, channel).await;
         });
     }
+}
+
+/// The header extensions (URI, id) negotiated for receiving track `track_id`.
+async fn receive_extensions(pc: &Arc<dyn PeerConnection>, track_id: &str) -> Vec<(String, u16)> {
+    for transceiver in pc.get_transceivers().await {
+        let Ok(Some(receiver)) = transceiver.receiver().await else {
+            continue;
+        };
+        if receiver.track().track_id().await != track_id {
+            continue;
+        }
+        if let Ok(parameters) = receiver.get_parameters().await {
+            return parameters
+                .rtp_parameters
+                .header_extensions
+                .into_iter()
+                .map(|e| (e.uri, e.id))
+                .collect();
+        }
+    }
+    Vec::new()
 }
 
 fn sdp_m_lines(sdp: &str) -> Vec<&str> {

@@ -78,6 +78,8 @@ pub(crate) struct OutgoingFeedback {
     retransmissions: AtomicU64,
     retransmitted_bytes: AtomicU64,
     reports_left_out: AtomicU64,
+    /// Report blocks received so far (readable without the lock).
+    report_count: AtomicU64,
 }
 
 /// Counters of an [`OutgoingFeedback`].
@@ -108,7 +110,14 @@ impl OutgoingFeedback {
             retransmissions: AtomicU64::new(0),
             retransmitted_bytes: AtomicU64::new(0),
             reports_left_out: AtomicU64::new(0),
+            report_count: AtomicU64::new(0),
         }
+    }
+
+    /// How many report blocks arrived so far: a cheap way to see whether
+    /// [`receiver`](Self::receiver) has news.
+    pub(crate) fn report_count(&self) -> u64 {
+        self.report_count.load(Ordering::Acquire)
     }
 
     /// Sets the publisher-clock mapping of the stream's output RTP time
@@ -181,6 +190,7 @@ impl OutgoingFeedback {
         }
         receiver.reports += 1;
         receiver.at = Some(now);
+        self.report_count.store(receiver.reports, Ordering::Release);
     }
 }
 
@@ -248,7 +258,8 @@ impl FeedbackInterceptor {
     fn on_inbound_rtcp(&self, packets: &[Box<dyn rtcp::Packet>], now: Instant) {
         for packet in packets {
             let any = packet.as_any();
-            let blocks: &[ReceptionReport] = if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+            let blocks: &[ReceptionReport] = if let Some(rr) = any.downcast_ref::<ReceiverReport>()
+            {
                 &rr.reports
             } else if let Some(sr) = any.downcast_ref::<SenderReport>() {
                 &sr.reports
@@ -406,12 +417,18 @@ mod tests {
             panic!()
         };
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].as_any().downcast_ref::<SenderReport>().unwrap().ssrc, 6);
+        assert_eq!(
+            out[0].as_any().downcast_ref::<SenderReport>().unwrap().ssrc,
+            6
+        );
         assert_eq!(stream.counters().reports_left_out, 1);
         chain
             .handle_write(tagged(Packet::Rtcp(vec![sr(5, 9000)]), now))
             .unwrap();
-        assert!(chain.poll_write().is_none(), "a packet of only left-out reports is dropped");
+        assert!(
+            chain.poll_write().is_none(),
+            "a packet of only left-out reports is dropped"
+        );
 
         // Publisher clock: RTP 0 at 3,900,000,000 s; 9000 ticks = 100 ms later.
         let base = 3_900_000_000_000_000_000i64;
@@ -428,7 +445,10 @@ mod tests {
             rtp_timestamp: report.rtp_time,
         };
         assert!((mapped.ntp_nanos() - (base + 100_000_000)).abs() < 1_000);
-        assert_eq!((report.rtp_time, report.packet_count, report.octet_count), (9000, 10, 1000));
+        assert_eq!(
+            (report.rtp_time, report.packet_count, report.octet_count),
+            (9000, 10, 1000)
+        );
 
         // The receiver echoes it 250 ms later, having held it 50 ms: RTT 200 ms.
         let later = now + Duration::from_millis(250);
@@ -447,11 +467,24 @@ mod tests {
         chain
             .handle_read(tagged(Packet::Rtcp(vec![Box::new(rr)]), later))
             .unwrap();
-        assert!(chain.poll_read().is_some(), "inbound RTCP goes on up the chain");
+        assert!(
+            chain.poll_read().is_some(),
+            "inbound RTCP goes on up the chain"
+        );
         let feedback = stream.receiver();
-        assert_eq!((feedback.fraction_lost, feedback.total_lost, feedback.reports), (0.25, 12, 1));
+        assert_eq!(
+            (
+                feedback.fraction_lost,
+                feedback.total_lost,
+                feedback.reports
+            ),
+            (0.25, 12, 1)
+        );
         let rtt = feedback.rtt.unwrap();
-        assert!(rtt.abs_diff(Duration::from_millis(200)) < Duration::from_millis(1), "{rtt:?}");
+        assert!(
+            rtt.abs_diff(Duration::from_millis(200)) < Duration::from_millis(1),
+            "{rtt:?}"
+        );
     }
 
     #[test]
@@ -482,10 +515,17 @@ mod tests {
         let mut resent = tagged(Packet::Rtp(packet.clone()), now);
         resent.message.add(Attribute::Retransmission);
         chain.handle_write(resent).unwrap();
-        chain.handle_write(tagged(Packet::Rtp(packet), now)).unwrap();
+        chain
+            .handle_write(tagged(Packet::Rtp(packet), now))
+            .unwrap();
         let counters = stream.counters();
         assert_eq!(
-            (counters.nacks, counters.nacked_packets, counters.retransmissions, counters.retransmitted_bytes),
+            (
+                counters.nacks,
+                counters.nacked_packets,
+                counters.retransmissions,
+                counters.retransmitted_bytes
+            ),
             (1, 3, 1, 300)
         );
         registry.unregister(5);

@@ -1,12 +1,15 @@
-//! [`BindingTrack`]: the webrtc `TrackLocal` a [`LocalTrack`](super::LocalTrack)
-//! adds to one peer connection. It writes RTP through a `TrackLocalStaticRTP`
-//! but takes the connection's RTCP events for itself, so that keyframe
-//! requests reach the application.
+//! [`BindingTrack`]: the webrtc `TrackLocal` an outgoing track (a
+//! [`LocalTrack`](super::LocalTrack), or a forwarded track of
+//! `crate::forward`) adds to one peer connection. It writes RTP through a
+//! `TrackLocalStaticRTP` but takes the connection's RTCP events for itself,
+//! so that keyframe requests reach the track; and it keeps the connection
+//! context so that a forwarded packet can be queued without waiting
+//! ([`try_write_rtp`](BindingTrack::try_write_rtp)).
 //!
 //! (Polling `TrackLocalStaticRTP` directly would hold its event lock while
 //! waiting, which blocks the driver's `unbind` when the track is removed.)
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rtc::media_stream::{
     MediaStreamId, MediaStreamTrack, MediaStreamTrackId, MediaStreamTrackState,
@@ -23,20 +26,40 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalContext, TrackLocalEvent};
 use webrtc::runtime::Receiver;
 
-/// Called for every keyframe request (PLI or FIR) the remote sends.
-pub(crate) type KeyframeRequestFn = Arc<dyn Fn() + Send + Sync>;
+/// Called with the RTCP the remote sends about the track (what
+/// `call::rtcp_forwarder` hands the application: PLI, FIR).
+pub(crate) type RtcpFn = Arc<dyn Fn(&[Box<dyn rtcp::Packet>]) + Send + Sync>;
+
+/// Whether `packets` ask for a keyframe (PLI or FIR).
+pub(crate) fn asks_keyframe(packets: &[Box<dyn rtcp::Packet>]) -> bool {
+    packets
+        .iter()
+        .any(|p| p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>())
+}
 
 /// A `TrackLocalStaticRTP` whose RTCP events are read by rtcgate.
 pub(crate) struct BindingTrack {
     rtp: TrackLocalStaticRTP,
-    on_keyframe_request: KeyframeRequestFn,
+    on_rtcp: RtcpFn,
+    context: Mutex<Option<TrackLocalContext>>,
 }
 
 impl BindingTrack {
-    pub(crate) fn new(track: MediaStreamTrack, on_keyframe_request: KeyframeRequestFn) -> Self {
+    pub(crate) fn new(track: MediaStreamTrack, on_rtcp: RtcpFn) -> Self {
         Self {
             rtp: TrackLocalStaticRTP::new(track),
-            on_keyframe_request,
+            on_rtcp,
+            context: Mutex::new(None),
+        }
+    }
+
+    /// Queues `packet` to the connection without waiting: `Ok(false)` when
+    /// its queue is full (the packet is dropped), an error when the track
+    /// is not bound (not negotiated yet, or removed) or the connection is gone.
+    pub(crate) fn try_write_rtp(&self, packet: rtp::Packet) -> Result<bool> {
+        match &*super::local_track::lock(&self.context) {
+            Some(context) => context.try_write_rtp(packet),
+            None => Err(webrtc::error::Error::ErrBindFailed),
         }
     }
 }
@@ -109,26 +132,23 @@ impl TrackLocal for BindingTrack {
     }
 
     async fn bind(&self, ctx: TrackLocalContext, mut evt_rx: Receiver<TrackLocalEvent>) {
+        *super::local_track::lock(&self.context) = Some(ctx.clone());
         // The inner track only needs the context to write; its own event queue stays empty.
         let (_unused_tx, unused_rx) = webrtc::runtime::channel(1);
         self.rtp.bind(ctx, unused_rx).await;
-        let on_keyframe_request = self.on_keyframe_request.clone();
+        let on_rtcp = self.on_rtcp.clone();
         let track_id = self.rtp.track_id().await;
         tracing::debug!(track = %track_id, "local track bound");
         tokio::spawn(async move {
             while let Some(TrackLocalEvent::OnRtcpPacket(packets)) = evt_rx.recv().await {
                 tracing::trace!(?packets, "rtcp for local track");
-                let asks_keyframe = packets.iter().any(|p| {
-                    p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>()
-                });
-                if asks_keyframe {
-                    on_keyframe_request();
-                }
+                on_rtcp(&packets);
             }
         });
     }
 
     async fn unbind(&self) {
+        *super::local_track::lock(&self.context) = None;
         self.rtp.unbind().await
     }
 

@@ -17,7 +17,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::rtp_transceiver::RtpSender;
 
-use super::binding_track::BindingTrack;
+use super::binding_track::{BindingTrack, asks_keyframe};
 use super::frame::MediaSample;
 use super::h264_profile::H264Profile;
 use crate::call::codec_preferences::{h264_codec, h264_payload_type, h264_profiles};
@@ -311,15 +311,14 @@ impl LocalTrack {
             }],
         );
         let weak = Arc::downgrade(&self.inner);
-        let on_keyframe_request = Arc::new(move || {
-            if let Some(inner) = weak.upgrade() {
+        let on_rtcp = Arc::new(move |packets: &[Box<dyn rtc::rtcp::Packet>]| {
+            if asks_keyframe(packets)
+                && let Some(inner) = weak.upgrade()
+            {
                 inner.keyframe_requests.send_modify(|n| *n += 1);
             }
         });
-        (
-            Arc::new(BindingTrack::new(track, on_keyframe_request)),
-            ssrc,
-        )
+        (Arc::new(BindingTrack::new(track, on_rtcp)), ssrc)
     }
 
     /// Records that the track was added to `member`'s connection.
@@ -406,8 +405,10 @@ impl LocalTrack {
             .any(|b| &b.member == member && b.payload_type.is_some() && b.connected)
     }
 
-    pub(crate) fn same_as(&self, other: &LocalTrack) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+    /// The address of the track's shared state: two handles with the same
+    /// identity are the same track.
+    pub(crate) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
     }
 }
 
@@ -415,7 +416,10 @@ impl LocalTrack {
 /// (after an offer/answer they are the m-line's codecs, with rtc's own payload
 /// types): same MIME type, and among several (H.264 profiles and packetization
 /// modes, VP9 profiles) the one whose format parameters fit best.
-fn negotiated_payload_type(ours: &RTCRtpCodec, codecs: &[RTCRtpCodecParameters]) -> Option<u8> {
+pub(crate) fn negotiated_payload_type(
+    ours: &RTCRtpCodec,
+    codecs: &[RTCRtpCodecParameters],
+) -> Option<u8> {
     codecs
         .iter()
         .filter(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&ours.mime_type))

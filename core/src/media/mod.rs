@@ -2,7 +2,7 @@
 //! tracks that deliver frames reassembled from RTP.
 
 mod av1_layers;
-mod binding_track;
+pub(crate) mod binding_track;
 pub(crate) mod bitstream;
 mod clip;
 mod frame;

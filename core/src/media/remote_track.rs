@@ -53,6 +53,10 @@ struct Inner {
     stream_id: String,
     member: MemberId,
     codec: Codec,
+    /// The codec as negotiated (MIME type, clock, format parameters).
+    format: rtc::rtp_transceiver::rtp_sender::RTCRtpCodec,
+    /// Header extensions the sender's connection negotiated (URI, id).
+    header_extensions: Mutex<Vec<(String, u16)>>,
     ssrc: u32,
     track: Arc<dyn TrackRemote>,
     /// The queue [`RemoteTrack::recv`] reads; dropped (to save its memory)
@@ -147,13 +151,10 @@ impl RemoteTrack {
         on_notice: impl Fn(TrackNotice) + Send + Sync + 'static,
     ) -> std::result::Result<RemoteTrack, String> {
         let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
-        let mime = track
-            .codec(ssrc)
-            .await
-            .map(|c| c.mime_type)
-            .unwrap_or_default();
+        let format = track.codec(ssrc).await.unwrap_or_default();
+        let mime = &format.mime_type;
         let codec =
-            Codec::from_mime_type(&mime).ok_or_else(|| format!("unsupported codec {mime:?}"))?;
+            Codec::from_mime_type(mime).ok_or_else(|| format!("unsupported codec {mime:?}"))?;
         let (tx, rx) = mpsc::channel(FRAME_QUEUE);
         let remote = RemoteTrack {
             inner: Arc::new(Inner {
@@ -161,6 +162,8 @@ impl RemoteTrack {
                 stream_id: track.stream_id().await,
                 member,
                 codec,
+                format,
+                header_extensions: Mutex::new(Vec::new()),
                 ssrc,
                 track,
                 frames: tokio::sync::Mutex::new(Some(rx)),
@@ -462,6 +465,21 @@ impl RemoteTrack {
         self.inner
             .tap_generation
             .store(tap.sinks.generation, Ordering::Release);
+    }
+
+    /// The codec as negotiated with the sender (format parameters included).
+    pub(crate) fn format(&self) -> &rtc::rtp_transceiver::rtp_sender::RTCRtpCodec {
+        &self.inner.format
+    }
+
+    /// The header extensions the sender's connection negotiated (URI, id).
+    pub(crate) fn header_extensions(&self) -> Vec<(String, u16)> {
+        lock(&self.inner.header_extensions).clone()
+    }
+
+    /// Records the negotiated header extensions (see [`header_extensions`](Self::header_extensions)).
+    pub(crate) fn set_header_extensions(&self, extensions: Vec<(String, u16)>) {
+        *lock(&self.inner.header_extensions) = extensions;
     }
 
     /// Whether two handles are the same track.

@@ -112,7 +112,10 @@ impl ReceivedLayers {
 
     /// The latest sender-report mapping of encoding `ssrc`.
     pub(crate) fn clock_of(&self, ssrc: u32) -> Option<SenderClock> {
-        self.clocks.iter().find(|(s, _)| *s == ssrc).map(|(_, c)| *c)
+        self.clocks
+            .iter()
+            .find(|(s, _)| *s == ssrc)
+            .map(|(_, c)| *c)
     }
 
     /// The sender's encoding `ssrc` (with its `rid`) opened. True when the
@@ -263,7 +266,8 @@ fn keyframe_size(codec: Codec, payload: &[u8], info: &PacketInfo) -> Option<(u32
             let sps: &[u8] = match payload.first()? & 0x1f {
                 7 => payload,
                 24 => {
-                    let size = usize::from(u16::from_be_bytes([*payload.get(1)?, *payload.get(2)?]));
+                    let size =
+                        usize::from(u16::from_be_bytes([*payload.get(1)?, *payload.get(2)?]));
                     let nal = payload.get(3..3 + size)?;
                     (nal.first()? & 0x1f == 7).then_some(nal)?
                 }
@@ -285,7 +289,15 @@ mod tests {
 
     /// A VP8 packet of encoding `ssrc`: keyframes carry a `width`-wide picture.
     fn vp8(ssrc: u32, seq: u16, ts: u32, key: bool, width: u16) -> (rtp::Packet, PacketInfo) {
-        let mut payload = vec![0x10, if key { 0x10 } else { 0x11 }, 0x02, 0x00, 0x9d, 0x01, 0x2a];
+        let mut payload = vec![
+            0x10,
+            if key { 0x10 } else { 0x11 },
+            0x02,
+            0x00,
+            0x9d,
+            0x01,
+            0x2a,
+        ];
         payload.extend_from_slice(&width.to_le_bytes());
         payload.extend_from_slice(&(width * 9 / 16).to_le_bytes());
         let info = PacketInfo::read(Codec::Vp8, &payload, true);
@@ -309,7 +321,10 @@ mod tests {
         let mut layers = ReceivedLayers::new(Codec::Vp8, 1, t0);
         let feed = |layers: &mut ReceivedLayers, ssrc, seq, ts, key, at| {
             let (packet, info) = vp8(ssrc, seq, ts, key, if ssrc == 1 { 320 } else { 1280 });
-            layers.on_packet(packet, &info, at).1.map(|p| p.header.sequence_number)
+            layers
+                .on_packet(packet, &info, at)
+                .1
+                .map(|p| p.header.sequence_number)
         };
         // The first encoding passes as it came, from its first packet on.
         assert_eq!(feed(&mut layers, 1, 500, 0, false, t0), Some(500));
@@ -323,7 +338,10 @@ mod tests {
         assert_eq!(feed(&mut layers, 1, 502, 6000, false, t0), Some(502));
         assert_eq!(feed(&mut layers, 2, 9001, 80_000, true, t0), Some(503));
         assert_eq!(layers.frame_source(), Some(2));
-        assert_eq!(layers.layers().iter().map(|l| l.width).collect::<Vec<_>>(), [Some(320), Some(1280)]);
+        assert_eq!(
+            layers.layers().iter().map(|l| l.width).collect::<Vec<_>>(),
+            [Some(320), Some(1280)]
+        );
         assert_eq!(feed(&mut layers, 1, 503, 9000, false, t0), None);
         // The top encoding stops: down to the first one, at its keyframe.
         let t1 = t0 + Duration::from_millis(600);
@@ -342,7 +360,10 @@ mod tests {
         // 100 ms after the low report on the low clock is 90 ms after the high one.
         let aligned = align_timestamp(1_000 + 9_000, &low, &high, 90_000);
         assert_eq!(aligned, 500_000 + 8_100);
-        assert_eq!(align_timestamp(500_000 + 8_100, &high, &low, 90_000), 10_000);
+        assert_eq!(
+            align_timestamp(500_000 + 8_100, &high, &low, 90_000),
+            10_000
+        );
     }
 
     #[test]
@@ -357,7 +378,10 @@ mod tests {
         // Switch to encoding 2, whose clock says its timestamp 50_000 is 10 ms
         // after the first encoding's 1000: the frames continue at 1900.
         layers.on_open(2, None, t0);
-        layers.on_sender_report(2, SenderClock::from_wallclock_nanos(base + 10_000_000, 50_000));
+        layers.on_sender_report(
+            2,
+            SenderClock::from_wallclock_nanos(base + 10_000_000, 50_000),
+        );
         let (packet, info) = vp8(2, 3, 50_000, true, 640);
         let (_, out) = layers.on_packet(packet, &info, t0);
         assert_eq!(out.unwrap().header.timestamp, 1900);

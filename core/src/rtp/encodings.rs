@@ -67,6 +67,7 @@ impl Encodings {
     }
 
     /// Rank of encoding `ssrc` (0: lowest).
+    #[cfg(test)]
     pub(crate) fn rank(&self, ssrc: u32) -> Option<usize> {
         self.list.iter().position(|e| e.ssrc == ssrc)
     }
@@ -128,7 +129,11 @@ impl Encodings {
             changed |= self.list.len() > 1 && self.sort();
         }
         if let Some(size) = keyframe_size {
-            let encoding = self.list.iter_mut().find(|e| e.ssrc == ssrc).expect("known");
+            let encoding = self
+                .list
+                .iter_mut()
+                .find(|e| e.ssrc == ssrc)
+                .expect("known");
             if encoding.size != Some(size) {
                 encoding.size = Some(size);
                 changed |= self.sort();

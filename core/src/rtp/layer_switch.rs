@@ -146,7 +146,9 @@ impl LayerSwitch {
             return;
         };
         match self.current {
-            Some(current) if current.ssrc == target.ssrc && target.max_spatial <= current.max_spatial => {
+            Some(current)
+                if current.ssrc == target.ssrc && target.max_spatial <= current.max_spatial =>
+            {
                 // Down (or sideways) within the encoding: at once.
                 self.current = Some(target);
                 self.temporal = self.temporal.min(target.max_temporal);
@@ -324,18 +326,33 @@ mod tests {
         let mut s = LayerSwitch::new(Codec::Vp8, SECOND, 2 * SECOND);
         s.set_target(Some(LayerTarget::all_of(1)), t);
         assert_eq!(events(&mut s), [SwitchEvent::RequestKeyframe { ssrc: 1 }]);
-        assert_eq!(forwarded(s.push(1, 10, 0, false, &delta(0, false), t, |_, _| None)), None);
+        assert_eq!(
+            forwarded(s.push(1, 10, 0, false, &delta(0, false), t, |_, _| None)),
+            None
+        );
         // Asked again only after the interval.
         assert!(events(&mut s).is_empty());
         let later = t + SECOND;
-        assert_eq!(forwarded(s.push(1, 11, 0, false, &delta(0, false), later, |_, _| None)), None);
+        assert_eq!(
+            forwarded(s.push(1, 11, 0, false, &delta(0, false), later, |_, _| None)),
+            None
+        );
         assert_eq!(events(&mut s), [SwitchEvent::RequestKeyframe { ssrc: 1 }]);
-        assert_eq!(forwarded(s.push(1, 12, 3000, false, &key(0), later, |_, _| None)), Some(12));
+        assert_eq!(
+            forwarded(s.push(1, 12, 3000, false, &key(0), later, |_, _| None)),
+            Some(12)
+        );
         assert_eq!(
             events(&mut s),
-            [SwitchEvent::Switched { from: None, to: LayerTarget::all_of(1) }]
+            [SwitchEvent::Switched {
+                from: None,
+                to: LayerTarget::all_of(1)
+            }]
         );
-        assert_eq!(forwarded(s.push(1, 13, 6000, true, &delta(0, false), later, |_, _| None)), Some(13));
+        assert_eq!(
+            forwarded(s.push(1, 13, 6000, true, &delta(0, false), later, |_, _| None)),
+            Some(13)
+        );
     }
 
     #[test]
@@ -347,46 +364,90 @@ mod tests {
         s.set_target(Some(LayerTarget::all_of(2)), t);
         assert!(events(&mut s).contains(&SwitchEvent::RequestKeyframe { ssrc: 2 }));
         // The old layer flows on; the new one's delta frames are not taken.
-        assert_eq!(forwarded(s.push(2, 5000, 0, false, &delta(0, false), t, |_, _| None)), None);
-        assert_eq!(forwarded(s.push(1, 101, 3000, false, &delta(0, false), t, |_, _| None)), Some(101));
+        assert_eq!(
+            forwarded(s.push(2, 5000, 0, false, &delta(0, false), t, |_, _| None)),
+            None
+        );
+        assert_eq!(
+            forwarded(s.push(1, 101, 3000, false, &delta(0, false), t, |_, _| None)),
+            Some(101)
+        );
         let switched = s.push(2, 5001, 90_000, false, &key(0), t, |prev, ts| {
             assert_eq!((prev, ts), (1, 90_000));
             Some(6000)
         });
-        let Verdict::Forward { numbers, .. } = switched else { panic!("{switched:?}") };
+        let Verdict::Forward { numbers, .. } = switched else {
+            panic!("{switched:?}")
+        };
         assert_eq!((numbers.sequence_number, numbers.timestamp), (102, 6000));
-        assert_eq!(forwarded(s.push(1, 102, 6000, false, &delta(0, false), t, |_, _| None)), None);
-        assert_eq!(forwarded(s.push(2, 5002, 93_000, false, &delta(0, false), t, |_, _| None)), Some(103));
+        assert_eq!(
+            forwarded(s.push(1, 102, 6000, false, &delta(0, false), t, |_, _| None)),
+            None
+        );
+        assert_eq!(
+            forwarded(s.push(2, 5002, 93_000, false, &delta(0, false), t, |_, _| None)),
+            Some(103)
+        );
     }
 
     #[test]
     fn temporal_layers_go_down_at_once_and_up_at_a_switching_point() {
         let t = Instant::now();
         let mut s = LayerSwitch::new(Codec::Vp8, SECOND, 2 * SECOND);
-        let low = LayerTarget { max_temporal: 0, ..LayerTarget::all_of(1) };
+        let low = LayerTarget {
+            max_temporal: 0,
+            ..LayerTarget::all_of(1)
+        };
         s.set_target(Some(low), t);
-        assert_eq!(forwarded(s.push(1, 1, 0, false, &key(0), t, |_, _| None)), Some(1));
-        assert_eq!(forwarded(s.push(1, 2, 1, false, &delta(2, true), t, |_, _| None)), None);
-        assert_eq!(forwarded(s.push(1, 3, 2, false, &delta(1, true), t, |_, _| None)), None);
-        assert_eq!(forwarded(s.push(1, 4, 3, false, &delta(0, false), t, |_, _| None)), Some(2));
+        assert_eq!(
+            forwarded(s.push(1, 1, 0, false, &key(0), t, |_, _| None)),
+            Some(1)
+        );
+        assert_eq!(
+            forwarded(s.push(1, 2, 1, false, &delta(2, true), t, |_, _| None)),
+            None
+        );
+        assert_eq!(
+            forwarded(s.push(1, 3, 2, false, &delta(1, true), t, |_, _| None)),
+            None
+        );
+        assert_eq!(
+            forwarded(s.push(1, 4, 3, false, &delta(0, false), t, |_, _| None)),
+            Some(2)
+        );
         // Up: within the encoding, at a switching-up point, no keyframe needed.
         s.set_target(Some(LayerTarget::all_of(1)), t);
         events(&mut s);
-        assert_eq!(forwarded(s.push(1, 5, 4, false, &delta(2, false), t, |_, _| None)), None);
+        assert_eq!(
+            forwarded(s.push(1, 5, 4, false, &delta(2, false), t, |_, _| None)),
+            None
+        );
         let up = s.push(1, 6, 5, false, &key(0), t, |_, _| None);
         assert_eq!(forwarded(up), Some(3));
-        assert_eq!(forwarded(s.push(1, 7, 6, false, &delta(2, false), t, |_, _| None)), Some(4));
+        assert_eq!(
+            forwarded(s.push(1, 7, 6, false, &delta(2, false), t, |_, _| None)),
+            Some(4)
+        );
         // Down again: at once.
         s.set_target(Some(low), t);
-        assert_eq!(forwarded(s.push(1, 8, 7, false, &delta(2, false), t, |_, _| None)), None);
-        assert_eq!(forwarded(s.push(1, 9, 8, false, &delta(0, false), t, |_, _| None)), Some(5));
+        assert_eq!(
+            forwarded(s.push(1, 8, 7, false, &delta(2, false), t, |_, _| None)),
+            None
+        );
+        assert_eq!(
+            forwarded(s.push(1, 9, 8, false, &delta(0, false), t, |_, _| None)),
+            Some(5)
+        );
     }
 
     #[test]
     fn vp9_spatial_layers_above_the_target_are_cut_and_the_marker_moves() {
         let t = Instant::now();
         let mut s = LayerSwitch::new(Codec::Vp9, SECOND, 2 * SECOND);
-        let target = LayerTarget { max_spatial: 1, ..LayerTarget::all_of(1) };
+        let target = LayerTarget {
+            max_spatial: 1,
+            ..LayerTarget::all_of(1)
+        };
         s.set_target(Some(target), t);
         let layer = |sid: u8, key: bool, end: bool| PacketInfo {
             frame_start: true,
@@ -395,11 +456,20 @@ mod tests {
             spatial_id: sid,
             ..Default::default()
         };
-        assert_eq!(forwarded(s.push(1, 1, 0, false, &layer(0, true, true), t, |_, _| None)), Some(1));
+        assert_eq!(
+            forwarded(s.push(1, 1, 0, false, &layer(0, true, true), t, |_, _| None)),
+            Some(1)
+        );
         let top_kept = s.push(1, 2, 0, false, &layer(1, true, true), t, |_, _| None);
         assert!(matches!(top_kept, Verdict::Forward { marker: true, .. }));
-        assert_eq!(forwarded(s.push(1, 3, 0, true, &layer(2, true, true), t, |_, _| None)), None);
-        assert_eq!(forwarded(s.push(1, 4, 1, false, &layer(0, false, true), t, |_, _| None)), Some(3));
+        assert_eq!(
+            forwarded(s.push(1, 3, 0, true, &layer(2, true, true), t, |_, _| None)),
+            None
+        );
+        assert_eq!(
+            forwarded(s.push(1, 4, 1, false, &layer(0, false, true), t, |_, _| None)),
+            Some(3)
+        );
     }
 
     #[test]
@@ -410,16 +480,32 @@ mod tests {
         s.push(1, 1, 0, false, &key(0), t, |_, _| None);
         events(&mut s);
         let back = t + 3 * SECOND;
-        assert_eq!(forwarded(s.push(1, 2, 3000, false, &delta(0, false), back, |_, _| None)), None);
+        assert_eq!(
+            forwarded(s.push(1, 2, 3000, false, &delta(0, false), back, |_, _| None)),
+            None
+        );
         assert_eq!(events(&mut s), [SwitchEvent::RequestKeyframe { ssrc: 1 }]);
-        assert_eq!(forwarded(s.push(1, 90, 6000, false, &key(0), back, |_, _| None)), Some(2));
+        assert_eq!(
+            forwarded(s.push(1, 90, 6000, false, &key(0), back, |_, _| None)),
+            Some(2)
+        );
         // Audio needs no keyframe: it resumes with the next packet.
         let mut a = LayerSwitch::new(Codec::Opus, SECOND, 2 * SECOND);
         let opus = PacketInfo::read(Codec::Opus, &[1], false);
         a.set_target(Some(LayerTarget::all_of(9)), t);
-        assert_eq!(forwarded(a.push(9, 1, 0, true, &opus, t, |_, _| None)), Some(1));
-        assert_eq!(forwarded(a.push(9, 50, 48_000, true, &opus, back, |_, _| None)), Some(2));
-        assert!(events(&mut a).iter().all(|e| !matches!(e, SwitchEvent::RequestKeyframe { .. })));
+        assert_eq!(
+            forwarded(a.push(9, 1, 0, true, &opus, t, |_, _| None)),
+            Some(1)
+        );
+        assert_eq!(
+            forwarded(a.push(9, 50, 48_000, true, &opus, back, |_, _| None)),
+            Some(2)
+        );
+        assert!(
+            events(&mut a)
+                .iter()
+                .all(|e| !matches!(e, SwitchEvent::RequestKeyframe { .. }))
+        );
     }
 
     #[test]
@@ -427,20 +513,38 @@ mod tests {
         let t = Instant::now();
         let mut s = LayerSwitch::new(Codec::Vp8, SECOND, Duration::MAX).start_anywhere();
         s.set_target(Some(LayerTarget::all_of(1)), t);
-        assert_eq!(forwarded(s.push(1, 7, 0, false, &delta(0, false), t, |_, _| None)), Some(7));
+        assert_eq!(
+            forwarded(s.push(1, 7, 0, false, &delta(0, false), t, |_, _| None)),
+            Some(7)
+        );
         s.set_target(Some(LayerTarget::all_of(2)), t);
-        assert_eq!(forwarded(s.push(2, 70, 0, false, &delta(0, false), t, |_, _| None)), None);
-        assert_eq!(forwarded(s.push(2, 71, 0, false, &key(0), t, |_, _| None)), Some(8));
+        assert_eq!(
+            forwarded(s.push(2, 70, 0, false, &delta(0, false), t, |_, _| None)),
+            None
+        );
+        assert_eq!(
+            forwarded(s.push(2, 71, 0, false, &key(0), t, |_, _| None)),
+            Some(8)
+        );
     }
 
     #[test]
     fn no_target_forwards_nothing() {
         let t = Instant::now();
         let mut s = LayerSwitch::new(Codec::Vp8, SECOND, 2 * SECOND);
-        assert_eq!(forwarded(s.push(1, 1, 0, false, &key(0), t, |_, _| None)), None);
+        assert_eq!(
+            forwarded(s.push(1, 1, 0, false, &key(0), t, |_, _| None)),
+            None
+        );
         s.set_target(Some(LayerTarget::all_of(1)), t);
-        assert_eq!(forwarded(s.push(1, 2, 0, false, &key(0), t, |_, _| None)), Some(2));
+        assert_eq!(
+            forwarded(s.push(1, 2, 0, false, &key(0), t, |_, _| None)),
+            Some(2)
+        );
         s.set_target(None, t);
-        assert_eq!(forwarded(s.push(1, 3, 0, false, &delta(0, false), t, |_, _| None)), None);
+        assert_eq!(
+            forwarded(s.push(1, 3, 0, false, &delta(0, false), t, |_, _| None)),
+            None
+        );
     }
 }

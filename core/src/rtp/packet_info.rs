@@ -272,7 +272,14 @@ mod tests {
 
     /// A VP8 payload: descriptor with a 15-bit picture id, TL0PICIDX and TID,
     /// then a payload header byte.
-    fn vp8_packet(start: bool, picture_id: u16, tl0: u8, tid: u8, sync: bool, key: bool) -> Vec<u8> {
+    fn vp8_packet(
+        start: bool,
+        picture_id: u16,
+        tl0: u8,
+        tid: u8,
+        sync: bool,
+        key: bool,
+    ) -> Vec<u8> {
         vec![
             0x80 | if start { 0x10 } else { 0 },
             0x80 | 0x40 | 0x20,
@@ -287,12 +294,19 @@ mod tests {
 
     #[test]
     fn vp8_descriptor_fields_and_keyframes() {
-        let key = PacketInfo::read(Codec::Vp8, &vp8_packet(true, 0x1234, 7, 0, false, true), false);
+        let key = PacketInfo::read(
+            Codec::Vp8,
+            &vp8_packet(true, 0x1234, 7, 0, false, true),
+            false,
+        );
         assert!(key.frame_start && key.keyframe && key.layer_sync);
         let ids = key.vp8.unwrap();
         assert_eq!(ids.picture_id, Some(0x1234));
         assert!(ids.long_picture_id);
-        assert_eq!((ids.picture_id_at, ids.tl0_at, ids.tl0_pic_idx), (2, 4, Some(7)));
+        assert_eq!(
+            (ids.picture_id_at, ids.tl0_at, ids.tl0_pic_idx),
+            (2, 4, Some(7))
+        );
 
         let delta = PacketInfo::read(Codec::Vp8, &vp8_packet(true, 5, 8, 2, true, false), true);
         assert!(delta.frame_start && !delta.keyframe && delta.frame_end);
@@ -315,7 +329,9 @@ mod tests {
     #[test]
     fn vp9_layers_and_key_pictures() {
         // I P L F B E V Z, 15-bit picture id, layer indices TID U SID D, TL0PICIDX.
-        let layer = |tid: u8, u: bool, sid: u8, d: bool| tid << 5 | u8::from(u) << 4 | sid << 1 | u8::from(d);
+        let layer = |tid: u8, u: bool, sid: u8, d: bool| {
+            tid << 5 | u8::from(u) << 4 | sid << 1 | u8::from(d)
+        };
         let key_base = [0xA8, 0x80, 0x01, layer(0, false, 0, false), 0, 0x82];
         let info = PacketInfo::read(Codec::Vp9, &key_base, false);
         assert!(info.keyframe && info.frame_start && !info.frame_end);
@@ -326,7 +342,10 @@ mod tests {
         let inter = [0xEC, 0x80, 0x02, layer(2, true, 1, false), 0, 0x86];
         let info = PacketInfo::read(Codec::Vp9, &inter, true);
         assert!(!info.keyframe);
-        assert_eq!((info.temporal_id, info.spatial_id, info.layer_sync), (2, 1, true));
+        assert_eq!(
+            (info.temporal_id, info.spatial_id, info.layer_sync),
+            (2, 1, true)
+        );
         // An upper layer frame of an inter picture predicts from its past.
         let upper_inter = [0x68, layer(0, false, 1, false), 0, 0x82];
         assert!(!PacketInfo::read(Codec::Vp9, &upper_inter, false).keyframe);
@@ -366,7 +385,10 @@ mod tests {
     fn empty_payloads_carry_nothing() {
         for codec in [Codec::Opus, Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1] {
             let info = PacketInfo::read(codec, &[], true);
-            assert!(info.empty && !info.keyframe && !info.frame_start, "{codec:?}");
+            assert!(
+                info.empty && !info.keyframe && !info.frame_start,
+                "{codec:?}"
+            );
         }
     }
 }

@@ -71,7 +71,6 @@ struct Segment {
 #[derive(Debug)]
 struct PictureMap {
     ids: Unwrapper,
-    start: u64,
     highest: u64,
     offset: i64,
     dropped: DroppedSet,
@@ -152,17 +151,13 @@ impl Rewriter {
             let id = ids.picture_id?;
             let mut unwrapper = Unwrapper::new(if ids.long_picture_id { 15 } else { 7 });
             let input = unwrapper.extend(u64::from(id));
-            let first = self
-                .last
-                .and_then(|l| l.picture)
-                .map_or(input, |p| p + 1);
+            let first = self.last.and_then(|l| l.picture).map_or(input, |p| p + 1);
             let tl0_offset = match (self.last.and_then(|l| l.tl0), ids.tl0_pic_idx) {
                 (Some(last), Some(tl0)) => last.wrapping_add(1).wrapping_sub(tl0),
                 _ => 0,
             };
             Some(PictureMap {
                 ids: unwrapper,
-                start: input,
                 highest: input,
                 offset: first as i64 - input as i64,
                 dropped: DroppedSet::new(PICTURE_WINDOW),
@@ -202,7 +197,8 @@ impl Rewriter {
         {
             return None;
         }
-        let output = (input as i64 + segment.offset - segment.dropped.count_below(input) as i64) as u64;
+        let output =
+            (input as i64 + segment.offset - segment.dropped.count_below(input) as i64) as u64;
         segment.highest = segment.highest.max(input);
         let output_timestamp = timestamp.wrapping_add(segment.timestamp_offset);
         let (picture, tl0) = match (&mut segment.pictures, info.vp8) {
@@ -308,9 +304,18 @@ mod tests {
             }
         );
         assert!(!out.changes_vp8(&info.vp8.unwrap()));
-        assert_eq!(r.rewrite(7, 0, 4000, &vp8_info(101, 5), now).unwrap().sequence_number, 0);
+        assert_eq!(
+            r.rewrite(7, 0, 4000, &vp8_info(101, 5), now)
+                .unwrap()
+                .sequence_number,
+            0
+        );
         assert_eq!(r.rewrite(8, 1, 4000, &info, now), None, "another source");
-        assert_eq!(r.rewrite(7, 65_534, 1000, &info, now), None, "before the segment");
+        assert_eq!(
+            r.rewrite(7, 65_534, 1000, &info, now),
+            None,
+            "before the segment"
+        );
     }
 
     #[test]
@@ -318,14 +323,24 @@ mod tests {
         let now = Instant::now();
         let mut r = Rewriter::new(90_000);
         r.begin(1, 10, 0, &vp8_info(1, 1), None, now);
-        assert_eq!(r.rewrite(1, 10, 0, &vp8_info(1, 1), now).unwrap().sequence_number, 10);
+        assert_eq!(
+            r.rewrite(1, 10, 0, &vp8_info(1, 1), now)
+                .unwrap()
+                .sequence_number,
+            10
+        );
         r.drop_packet(1, 11, &vp8_info(2, 1));
         r.drop_packet(1, 12, &vp8_info(2, 1));
         let out = r.rewrite(1, 13, 6000, &vp8_info(3, 2), now).unwrap();
         assert_eq!((out.sequence_number, out.picture_id), (11, Some(2)));
         // A retransmission of the first packet keeps its number; a copy of a
         // dropped one stays dropped.
-        assert_eq!(r.rewrite(1, 10, 0, &vp8_info(1, 1), now).unwrap().sequence_number, 10);
+        assert_eq!(
+            r.rewrite(1, 10, 0, &vp8_info(1, 1), now)
+                .unwrap()
+                .sequence_number,
+            10
+        );
         assert_eq!(r.rewrite(1, 12, 3000, &vp8_info(2, 1), now), None);
         // An earlier packet dropped late does not move what was already sent.
         r.begin(1, 20, 9000, &vp8_info(5, 3), None, now);
@@ -346,13 +361,22 @@ mod tests {
         let first = r.rewrite(2, 7, 123_456, &vp8_info(20, 200), t1).unwrap();
         assert_eq!(first.sequence_number, 501);
         assert_eq!(first.timestamp, 10_000 + 9000);
-        assert_eq!((first.picture_id, first.tl0_pic_idx), (Some(1001), Some(10)));
-        assert_eq!(r.timestamp_offset(), Some((10_000u32 + 9000).wrapping_sub(123_456)));
+        assert_eq!(
+            (first.picture_id, first.tl0_pic_idx),
+            (Some(1001), Some(10))
+        );
+        assert_eq!(
+            r.timestamp_offset(),
+            Some((10_000u32 + 9000).wrapping_sub(123_456))
+        );
         // By sender reports: the aligned timestamp decides.
         let t2 = t1 + Duration::from_millis(10);
         r.begin(3, 0, 50, &vp8_info(3, 0), Some(123_456 + 2700), t2);
         let third = r.rewrite(3, 0, 50, &vp8_info(3, 0), t2).unwrap();
-        assert_eq!((third.sequence_number, third.timestamp), (502, 10_000 + 9000 + 2700));
+        assert_eq!(
+            (third.sequence_number, third.timestamp),
+            (502, 10_000 + 9000 + 2700)
+        );
         // Never at or before the last timestamp sent.
         r.begin(4, 0, 0, &vp8_info(3, 0), Some(0), t2);
         let fourth = r.rewrite(4, 0, 0, &vp8_info(3, 0), t2).unwrap();
@@ -409,7 +433,9 @@ mod tests {
                         r.drop_packet(ssrc, seq, &PacketInfo::default());
                     } else if let Some(out) = r.rewrite(ssrc, seq, 0, &PacketInfo::default(), now) {
                         // Duplicates map to the same number.
-                        let again = r.rewrite(ssrc, seq, 0, &PacketInfo::default(), now).unwrap();
+                        let again = r
+                            .rewrite(ssrc, seq, 0, &PacketInfo::default(), now)
+                            .unwrap();
                         assert_eq!(again, out);
                         outputs.insert(i, out.sequence_number);
                     }
@@ -426,11 +452,17 @@ mod tests {
                     }
                 }
                 if let (Some(next), Some(&first)) = (expected_next, values.first()) {
-                    assert_eq!(u64::from(first), next % 65_536, "segment continues the last");
+                    assert_eq!(
+                        u64::from(first),
+                        next % 65_536,
+                        "segment continues the last"
+                    );
                 }
                 for (&i, &out) in &outputs {
                     if let Some(&(seg, input)) = all_outputs.get(&out) {
-                        panic!("output {out} reused: segment {seg} input {input} and {segment} {i}");
+                        panic!(
+                            "output {out} reused: segment {seg} input {input} and {segment} {i}"
+                        );
                     }
                     all_outputs.insert(out, (segment, i));
                 }
