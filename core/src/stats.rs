@@ -114,6 +114,8 @@ pub struct OutboundTrackStats {
     pub rtt_ms: f64,
     /// Fraction lost reported by the receiver (0.0–1.0).
     pub fraction_lost: f64,
+    /// NACKs (RTCP retransmission requests) the receiver sent for the stream.
+    pub nacks: u64,
     /// Send bitrate since the previous snapshot, bits per second.
     pub bitrate_bps: f64,
 }
@@ -234,6 +236,7 @@ fn summarise(
                 packets: sent.packets_sent,
                 rtt_ms: remote.map_or(0.0, |r| r.round_trip_time * 1000.0),
                 fraction_lost: remote.map_or(0.0, |r| r.fraction_lost),
+                nacks: u64::from(s.nack_count),
                 bitrate_bps: meter.rate((false, ssrc), sent.bytes_sent, now),
             }
         })

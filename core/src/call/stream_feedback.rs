@@ -241,6 +241,9 @@ impl FeedbackRegistry {
 /// The interceptor (see the module documentation).
 pub(crate) struct FeedbackInterceptor {
     registry: Arc<FeedbackRegistry>,
+    /// RTX SSRC → media SSRC of the local streams (retransmissions go out
+    /// on the RTX SSRC when RTX was negotiated).
+    rtx: HashMap<u32, u32>,
     read_queue: VecDeque<TaggedPacket>,
     write_queue: VecDeque<TaggedPacket>,
 }
@@ -250,6 +253,7 @@ impl FeedbackInterceptor {
     pub(crate) fn new(registry: Arc<FeedbackRegistry>) -> Self {
         Self {
             registry,
+            rtx: HashMap::new(),
             read_queue: VecDeque::new(),
             write_queue: VecDeque::new(),
         }
@@ -334,11 +338,16 @@ impl sansio::Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackInterceptor {
         let retransmission = msg.message.has(&Attribute::Retransmission);
         match &mut msg.message.packet {
             Packet::Rtp(packet) if retransmission => {
-                if let Some(stream) = self.registry.get(packet.header.ssrc) {
+                let ssrc = packet.header.ssrc;
+                let media_ssrc = self.rtx.get(&ssrc).copied().unwrap_or(ssrc);
+                if let Some(stream) = self.registry.get(media_ssrc) {
+                    // An RTX payload starts with the original sequence number.
+                    let header = if media_ssrc == ssrc { 0 } else { 2 };
                     stream.retransmissions.fetch_add(1, Ordering::Relaxed);
-                    stream
-                        .retransmitted_bytes
-                        .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+                    stream.retransmitted_bytes.fetch_add(
+                        packet.payload.len().saturating_sub(header) as u64,
+                        Ordering::Relaxed,
+                    );
                 }
             }
             Packet::Rtcp(packets) if !self.registry.is_empty() => {
@@ -367,8 +376,16 @@ impl sansio::Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackInterceptor {
 }
 
 impl Interceptor for FeedbackInterceptor {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_local_stream(&mut self, info: &StreamInfo) {
+        if let Some(rtx) = info.ssrc_rtx {
+            self.rtx.insert(rtx, info.ssrc);
+        }
+    }
+    fn unbind_local_stream(&mut self, info: &StreamInfo) {
+        if let Some(rtx) = info.ssrc_rtx {
+            self.rtx.remove(&rtx);
+        }
+    }
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
@@ -518,6 +535,22 @@ mod tests {
         chain
             .handle_write(tagged(Packet::Rtp(packet), now))
             .unwrap();
+        // With RTX negotiated, the retransmission goes out on the RTX SSRC.
+        chain.bind_local_stream(&StreamInfo {
+            ssrc: 5,
+            ssrc_rtx: Some(6),
+            ..Default::default()
+        });
+        let rtx = rtp::Packet {
+            header: rtp::header::Header {
+                ssrc: 6,
+                ..Default::default()
+            },
+            payload: vec![0u8; 302].into(),
+        };
+        let mut resent = tagged(Packet::Rtp(rtx), now);
+        resent.message.add(Attribute::Retransmission);
+        chain.handle_write(resent).unwrap();
         let counters = stream.counters();
         assert_eq!(
             (
@@ -526,7 +559,7 @@ mod tests {
                 counters.retransmissions,
                 counters.retransmitted_bytes
             ),
-            (1, 3, 1, 300)
+            (1, 3, 2, 600)
         );
         registry.unregister(5);
         assert!(registry.is_empty());

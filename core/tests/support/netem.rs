@@ -87,6 +87,16 @@ impl Impairment {
     /// that rate (a 6 kB video frame then waits up to ~50 ms at 1 Mbit/s,
     /// small audio packets behind it less: delay varies with load).
     pub fn lossy(loss_percent: u32, rate_kbit: Option<u32>) -> Impairment {
+        Self::install(loss_percent, rate_kbit, None)
+    }
+
+    /// Drops `loss_percent` % of the UDP datagrams to local port `port` (one
+    /// peer connection's socket; the other paths of the test stay clean).
+    pub fn lossy_to_port(loss_percent: u32, port: u16) -> Impairment {
+        Self::install(loss_percent, None, Some(port))
+    }
+
+    fn install(loss_percent: u32, rate_kbit: Option<u32>, port: Option<u16>) -> Impairment {
         assert!(
             in_test_namespace(),
             "network impairments only inside `.ci/with-netns` (see docs/testing.md)"
@@ -108,11 +118,12 @@ impl Impairment {
             } else {
                 format!("numgen random mod 100 < {loss_percent} counter drop")
             };
+            let port_match = port.map_or(String::new(), |p| format!("udp dport {p} "));
             let ruleset = format!(
                 "table inet {table} {{\n\
                  \x20 chain input {{\n\
                  \x20   type filter hook input priority 0; policy accept;\n\
-                 \x20   ip daddr {TEST_SUBNET} meta l4proto udp {verdict}\n\
+                 \x20   ip daddr {TEST_SUBNET} meta l4proto udp {port_match}{verdict}\n\
                  \x20 }}\n\
                  }}\n"
             );
