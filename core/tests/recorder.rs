@@ -764,3 +764,54 @@ async fn a_clean_record_run_prints_no_warning() {
     );
     std::fs::remove_dir_all(out).unwrap();
 }
+
+/// Recorders attached to a call over and over while a member's track
+/// arrives (the track can come between a recorder's subscribing to the
+/// call's events and its listing of the tracks already there): each
+/// recorder that has the track records it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorders_attached_while_a_track_arrives_record_it_once() {
+    init_logging();
+    require_interfaces();
+    let server = start_server().await;
+    let (sender, _s) = join(&server, "rec-attach", "sender").await;
+    let (receiver, _r) = join(&server, "rec-attach", "receiver").await;
+    let audio = LocalTrack::new(Codec::Opus, "mic", "sender").unwrap();
+    sender.add_track(&audio).await.unwrap();
+    let out = out_dir("attach");
+    let mut recorders = Vec::new();
+    // Attach back to back until the track is there, and a few more.
+    let feeder = spawn_sender(audio, 150);
+    let mut after = 0;
+    within(30, "the track to arrive", async {
+        while after < 20 {
+            let folder = out.join(recorders.len().to_string());
+            recorders.push(
+                Recorder::attach(&receiver, RecorderOptions::new(folder))
+                    .await
+                    .unwrap(),
+            );
+            if !receiver.remote_tracks().await.is_empty() {
+                after += 1;
+            }
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let attached = recorders.len();
+    let mut recorded = 0;
+    for (recorder, _events) in recorders {
+        for summary in recorder.stop().await {
+            let ids: Vec<&str> = summary.tracks.iter().map(|t| t.track_id.as_str()).collect();
+            assert_eq!(ids, ["mic"], "one recorder's tracks");
+            recorded += 1;
+        }
+    }
+    eprintln!("{attached} recorders attached, {recorded} recorded the track");
+    assert!(recorded >= 20);
+    feeder.abort();
+    sender.leave().await.unwrap();
+    receiver.leave().await.unwrap();
+    server.shutdown().await;
+    std::fs::remove_dir_all(out).unwrap();
+}

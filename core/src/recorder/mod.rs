@@ -93,6 +93,11 @@ impl Recorder {
     /// Records the other members of `call`, which the application keeps
     /// using (its own event stream is not touched). [`stop`](Self::stop)
     /// does not leave the call.
+    ///
+    /// Every track is recorded once, also one that arrives while the
+    /// recorder attaches (it subscribes to the call's events, then lists
+    /// the tracks already there: such a track is in both, and the event
+    /// is ignored).
     pub async fn attach(
         call: &Call,
         options: RecorderOptions,
@@ -132,6 +137,7 @@ impl Recorder {
             names: HashMap::new(),
             participants: HashMap::new(),
             finished: Vec::new(),
+            listed: Vec::new(),
         };
         let stopper = recorder.clone();
         let task = tokio::spawn(session.run(events, existing, stopper));
@@ -170,6 +176,9 @@ struct Session {
     names: HashMap<MemberId, String>,
     participants: HashMap<MemberId, ParticipantRecorder>,
     finished: Vec<RecordingSummary>,
+    /// The tracks that were already there when the recorder attached; a
+    /// `TrackAdded` event for one of them is a duplicate (see `attach`).
+    listed: Vec<RemoteTrack>,
 }
 
 impl Session {
@@ -183,6 +192,7 @@ impl Session {
             self.names.insert(member.id, member.name);
         }
         for track in existing {
+            self.listed.push(track.clone());
             self.add_track(track);
         }
         // The stop future must not hold the recorder alive past stop().
@@ -210,11 +220,19 @@ impl Session {
             CallEvent::MemberJoined(info) => {
                 self.names.insert(info.id, info.name);
             }
-            CallEvent::TrackAdded(track) => self.add_track(track),
+            CallEvent::TrackAdded(track) => {
+                // Listed at attach time and announced after the subscription.
+                if let Some(i) = self.listed.iter().position(|t| t.same_as(&track)) {
+                    self.listed.swap_remove(i);
+                } else {
+                    self.add_track(track);
+                }
+            }
             CallEvent::TrackStalled(report) if self.participants.contains_key(&report.member) => {
                 let _ = self.events.send(RecorderEvent::TrackStalled(report));
             }
             CallEvent::MemberLeft(info) => {
+                self.listed.retain(|t| t.member() != &info.id);
                 if let Some(participant) = self.participants.remove(&info.id) {
                     self.finished.extend(participant.stop().await);
                 }
