@@ -368,12 +368,13 @@ mod tests {
     #[test]
     fn av1_new_sequences_and_layer_ids() {
         // N=1, W=1: one OBU without length; sequence header with an extension.
-        let key = [0x18, 0x0c, 0b010_01_000, 0];
+        // Extension byte: temporal id 2 (3 bits), spatial id 1 (2 bits), reserved.
+        let key = [0x18, 0x0c, (2 << 5) | (1 << 3), 0];
         let info = PacketInfo::read(Codec::Av1, &key, false);
         assert!(info.keyframe && info.frame_start);
         assert_eq!((info.temporal_id, info.spatial_id), (2, 1));
         // W=0: a length before the OBU; frame OBU with extension tid 1 sid 0.
-        let delta = [0x00, 0x03, 0x34, 0b001_00_000, 0];
+        let delta = [0x00, 0x03, 0x34, 1 << 5, 0];
         let info = PacketInfo::read(Codec::Av1, &delta, true);
         assert!(!info.keyframe && info.frame_end);
         assert_eq!(info.temporal_id, 1);
