@@ -5,9 +5,9 @@
 //! lock, never across an await): the [`LayerSwitch`] decides and numbers,
 //! the packet is rebuilt with the leg's SSRC, payload type, header
 //! extensions and VP8 picture ids, and queued to the connection without
-//! waiting (a full queue drops it, counted; the subscriber's NACK repairs
-//! it from the connection's send buffer). The layers come from the
-//! [`LayerPolicy`]; keyframe requests go to the source's throttle; the
+//! waiting (a full queue drops it, counted: it never reached the
+//! connection's send buffer, so the subscriber sees a loss). The layers
+//! come from the [`LayerPolicy`]; keyframe requests go to the source's throttle; the
 //! publisher's clock, mapped through the leg's timestamp offset, goes to
 //! the connection's sender reports ([`OutgoingFeedback`]).
 
