@@ -57,9 +57,12 @@
   // Optional sending codec and layering: `?vcodec=VP9` (or VP8, AV1, H264),
   // `&vprofile=42e01f` (H.264 profile-level-id, or VP9 profile-id), and
   // `&svc=L3T3_KEY` (a scalabilityMode); the browser's defaults otherwise.
+  // `&simulcast=1` sends three simulcast encodings with rids q/h/f (a quarter,
+  // half and full resolution; pair it with `&video=1280x720`).
   const videoCodec = params.get('vcodec');
   const videoProfile = params.get('vprofile');
   const scalabilityMode = params.get('svc');
+  const simulcast = params.get('simulcast') === '1';
 
   /** The browser's send codecs ordered by `?vcodec=`/`?vprofile=` (RTX etc. kept after). */
   function preferredCodecs() {
@@ -476,9 +479,16 @@
 
     if (localStream) {
       for (const track of localStream.getTracks()) {
-        if (track.kind === 'video' && (videoCodec || scalabilityMode)) {
+        if (track.kind === 'video' && (videoCodec || scalabilityMode || simulcast)) {
           const init = { direction: 'sendrecv', streams: [localStream] };
           if (scalabilityMode) init.sendEncodings = [{ scalabilityMode }];
+          if (simulcast) {
+            init.sendEncodings = [
+              { rid: 'q', scaleResolutionDownBy: 4 },
+              { rid: 'h', scaleResolutionDownBy: 2 },
+              { rid: 'f' },
+            ];
+          }
           const transceiver = pc.addTransceiver(track, init);
           const codecs = preferredCodecs();
           if (codecs) transceiver.setCodecPreferences(codecs);
@@ -694,6 +704,7 @@
     const s = {
       inboundVideoBytes: 0, inboundAudioBytes: 0, framesDecoded: 0, framesReceived: 0,
       outboundVideoBytes: 0, outboundAudioBytes: 0, packetsLost: 0, packetsReceived: 0,
+      outboundVideoLayers: [],
       videoCodec: null, videoFmtp: null, audioCodec: null, frameWidth: 0, frameHeight: 0, candidatePair: null,
       outboundVideo: null,
     };
@@ -722,6 +733,10 @@
       } else if (r.type === 'outbound-rtp') {
         if (r.kind === 'video') {
           s.outboundVideoBytes += r.bytesSent || 0;
+          s.outboundVideoLayers.push({
+            rid: r.rid || null, frameWidth: r.frameWidth || 0, framesSent: r.framesSent || 0,
+            active: r.active !== false,
+          });
           const codec = r.codecId && byId.get(r.codecId);
           s.outboundVideo = {
             codec: codec ? codec.mimeType : null,
