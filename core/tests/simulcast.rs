@@ -170,6 +170,11 @@ async fn chromium_simulcast_is_recorded_one_layer_at_a_time_and_forwarded_by_pre
         serde_json::to_string(sent).unwrap_or_default()
     );
     eprintln!("layers received: {layers:?}");
+    assert_eq!(layers.len(), 3, "three encodings demultiplexed: {layers:?}");
+    assert!(
+        layers.iter().all(|l| l.rid.is_some() && l.bitrate_bps > 0),
+        "{layers:?}"
+    );
     eprintln!("forwarded: {stats:?}");
 
     // The recording: one layer at a time, every frame decodes, the file
@@ -203,6 +208,7 @@ async fn chromium_simulcast_is_recorded_one_layer_at_a_time_and_forwarded_by_pre
     let plays = video_pts.iter().fold(0.0f64, |a, &b| a.max(b))
         - video_pts.iter().fold(f64::MAX, |a, &b| a.min(b));
     let recorded = left_at.duration_since(recorded_video_from).as_secs_f64();
+    eprintln!("recording plays {plays:.2} s of {recorded:.2} s recorded");
     assert!(
         (plays - recorded).abs() <= 0.10 * recorded,
         "video plays {plays:.2} s of {recorded:.2} s recorded"

@@ -95,7 +95,8 @@ impl Encodings {
     /// Counts a packet of `ssrc` with `payload_len` bytes that arrived
     /// `now`; `keyframe_size` is the picture size its keyframe shows, if it
     /// starts one that shows it. Returns true when the list changed (an
-    /// encoding appeared, became active, or moved).
+    /// encoding appeared, became active, moved, or has a new bitrate: once
+    /// a second per encoding).
     pub(crate) fn on_packet(
         &mut self,
         ssrc: u32,
@@ -126,7 +127,8 @@ impl Encodings {
             encoding.bitrate_bps = (encoding.window_bytes as f64 * 8.0 / span.as_secs_f64()) as u64;
             encoding.window_start = Some(now);
             encoding.window_bytes = 0;
-            changed |= self.list.len() > 1 && self.sort();
+            self.sort();
+            changed = true;
         }
         if let Some(size) = keyframe_size {
             let encoding = self
