@@ -18,6 +18,7 @@ mod call;
 mod codec;
 mod data_channel;
 mod error;
+mod options;
 pub mod logging;
 pub mod media;
 pub mod recorder;
@@ -25,11 +26,11 @@ pub mod signalling;
 pub mod stats;
 
 pub use call::{
-    Call, CallEvent, CallEvents, CallOptions, ConnectionState, IceServer, IceTimeouts,
+    CALL_OPTION_KEYS, Call, CallEvent, CallEvents, CallOptions, ConnectionState, IceServer, IceTimeouts,
     IceTransportPolicy,
 };
 pub use codec::{Codec, MediaKind};
 pub use data_channel::{BufferedAmountLowEvents, DataChannel, DataChannelOptions, DataMessage};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, ProblemDetails, ProtocolDetails, Result};
 pub use media::{EncodedFrame, LocalTrack, MediaSample, RemoteTrack};
 pub use stats::CallStats;

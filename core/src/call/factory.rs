@@ -13,7 +13,7 @@ use webrtc::peer_connection::{
 
 use rtc::peer_connection::configuration::RTCIceTransportPolicy;
 
-use super::options::{CallOptions, IceTransportPolicy};
+use crate::options::{CallOptions, IceTransportPolicy};
 use super::rtcp_forwarder::RtcpForwarder;
 use super::rtx_unwrapper::RtxUnwrapper;
 use super::socket_runtime::SocketBufferRuntime;
@@ -121,7 +121,7 @@ pub(crate) async fn build_peer_connection(
 }
 
 /// True when `server` has a URL the stack can relay through (`turn:` over UDP).
-fn has_udp_turn_url(server: &super::options::IceServer) -> bool {
+fn has_udp_turn_url(server: &crate::options::IceServer) -> bool {
     server.urls.iter().any(|url| {
         let url = url.to_ascii_lowercase();
         url.starts_with("turn:") && (!url.contains("transport=") || url.contains("transport=udp"))

@@ -367,8 +367,11 @@ mod tests {
             include_loopback: false,
             join_timeout_ms: 0,
             token: Some("secret".into()),
+            options: "ice-restart-delay=2s socket-buffer-size=64K".into(),
         };
         let (options, timeout) = config.to_options().unwrap();
+        assert_eq!(options.ice_restart_delay, Duration::from_secs(2));
+        assert_eq!(options.socket_buffer_size, 64 << 10);
         assert_eq!(options.ice_servers[0].username, "u");
         assert_eq!(
             options.ice_transport_policy,
@@ -379,7 +382,9 @@ mod tests {
             vec!["10.0.0.5:0".parse::<std::net::SocketAddr>().unwrap()]
         );
         assert!(timeout > Duration::ZERO);
-        let (_, request) = config.join_request("ws://127.0.0.1:9/ws", "room".into(), "me".into());
+        let (_, request) = config
+            .join_request("ws://127.0.0.1:9/ws", "room".into(), "me".into(), &options)
+            .unwrap();
         assert_eq!(request.token.as_deref(), Some("secret"));
         assert_eq!(
             (request.room.as_str(), request.display_name.as_str()),
@@ -388,6 +393,15 @@ mod tests {
         let bad = CallConfig {
             bind_address: Some("nowhere".into()),
             ..config
+        };
+        assert!(matches!(
+            bad.to_options(),
+            Err(RtcgateError::InvalidArgument { .. })
+        ));
+        let bad = CallConfig {
+            bind_address: None,
+            options: "ice-timeouts=soon".into(),
+            ..bad
         };
         assert!(matches!(
             bad.to_options(),
