@@ -18,16 +18,16 @@ mod call;
 mod codec;
 mod data_channel;
 mod error;
-mod options;
 pub mod logging;
 pub mod media;
+mod options;
 pub mod recorder;
 pub mod signalling;
 pub mod stats;
 
 pub use call::{
-    CALL_OPTION_KEYS, Call, CallEvent, CallEvents, CallOptions, ConnectionState, IceServer, IceTimeouts,
-    IceTransportPolicy,
+    CALL_OPTION_KEYS, Call, CallEvent, CallEvents, CallOptions, ConnectionState, IceServer,
+    IceTimeouts, IceTransportPolicy,
 };
 pub use codec::{Codec, MediaKind};
 pub use data_channel::{BufferedAmountLowEvents, DataChannel, DataChannelOptions, DataMessage};

@@ -77,8 +77,17 @@ fn start_janus(dir: &Path, ws_port: u16, recordings: &Path) -> Process {
     let conf = dir.join("janus-conf");
     std::fs::create_dir_all(&conf).unwrap();
     let disabled_plugins = [
-        "audiobridge", "duktape", "echotest", "lua", "nosip", "recordplay", "sip", "streaming",
-        "textroom", "videocall", "voicemail",
+        "audiobridge",
+        "duktape",
+        "echotest",
+        "lua",
+        "nosip",
+        "recordplay",
+        "sip",
+        "streaming",
+        "textroom",
+        "videocall",
+        "voicemail",
     ]
     .map(|p| format!("libjanus_{p}.so"))
     .join(",");
@@ -160,7 +169,10 @@ fn start_whip_server(dir: &Path, port: u16, janus_port: u16) -> Process {
         Command::new("node")
             .arg(src.join("server.js"))
             .current_dir(&src)
-            .env("NODE_PATH", repo().join("core/tests/whip-server/node_modules"))
+            .env(
+                "NODE_PATH",
+                repo().join("core/tests/whip-server/node_modules"),
+            )
             .env("DEBUG", "whip:*"),
         dir.join("whip-server.log"),
     )
@@ -177,9 +189,15 @@ async fn create_endpoint(port: u16, id: &str) -> Result<(), String> {
         "POST /whip/create HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).await.map_err(|e| e.to_string())?;
+    stream
+        .read_to_string(&mut response)
+        .await
+        .map_err(|e| e.to_string())?;
     if response.starts_with("HTTP/1.1 200") {
         Ok(())
     } else {
@@ -218,7 +236,17 @@ async fn decoded_frames(mjr: &Path, extension: &str) -> u64 {
         .unwrap();
     assert!(status.success(), "janus-pp-rec {}", mjr.display());
     let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "0", "-show_entries", "stream=codec_name,nb_read_frames", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "0",
+            "-show_entries",
+            "stream=codec_name,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(&out)
         .output()
         .await
@@ -250,11 +278,19 @@ async fn rtcgate_publishes_into_a_janus_videoroom_over_whip() {
     require_interfaces();
     for tool in ["janus", "janus-pp-rec", "node"] {
         assert!(
-            std::process::Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap().status.success(),
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .unwrap()
+                .status
+                .success(),
             "{tool} is missing: run .ci/setup"
         );
     }
-    assert!(Path::new(WHIP_SERVER).join("server.js").exists(), "simple-whip-server is missing: run .ci/setup");
+    assert!(
+        Path::new(WHIP_SERVER).join("server.js").exists(),
+        "simple-whip-server is missing: run .ci/setup"
+    );
     let dir = tempdir();
     let recordings = dir.join("recordings");
     std::fs::create_dir_all(&recordings).unwrap();
@@ -292,11 +328,12 @@ async fn rtcgate_publishes_into_a_janus_videoroom_over_whip() {
             janus.log()
         ),
     };
-    let players = [(video_clip, video.clone()), (audio_clip, audio.clone())].map(|(clip, track)| {
-        tokio::spawn(async move {
-            let _ = clip.play(&track, None).await;
-        })
-    });
+    let players =
+        [(video_clip, video.clone()), (audio_clip, audio.clone())].map(|(clip, track)| {
+            tokio::spawn(async move {
+                let _ = clip.play(&track, None).await;
+            })
+        });
     let connected = tokio::time::timeout(
         Duration::from_secs(20),
         next_matching(&mut events, "connected to Janus", |e| match e {
@@ -326,16 +363,28 @@ async fn rtcgate_publishes_into_a_janus_videoroom_over_whip() {
     janus.stop().await;
     drop(whip_server);
     assert!(
-        whip_log.contains("DELETE") || whip_log.to_lowercase().contains("terminat") || whip_log.contains("hangup"),
+        whip_log.contains("DELETE")
+            || whip_log.to_lowercase().contains("terminat")
+            || whip_log.contains("hangup"),
         "simple-whip-server saw no teardown:\n{whip_log}"
     );
 
     let videos = recordings_of(&recordings, "video");
     let audios = recordings_of(&recordings, "audio");
-    assert!(!videos.is_empty() && !audios.is_empty(), "Janus recorded nothing: {:?}", std::fs::read_dir(&recordings).unwrap().flatten().map(|e| e.file_name()).collect::<Vec<_>>());
+    assert!(
+        !videos.is_empty() && !audios.is_empty(),
+        "Janus recorded nothing: {:?}",
+        std::fs::read_dir(&recordings)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect::<Vec<_>>()
+    );
     let video_frames = decoded_frames(&videos[0], "webm").await;
     let audio_frames = decoded_frames(&audios[0], "opus").await;
-    eprintln!("Janus recorded {video_frames} video frames and {audio_frames} audio frames; rtcgate's stats: {stats:?}");
+    eprintln!(
+        "Janus recorded {video_frames} video frames and {audio_frames} audio frames; rtcgate's stats: {stats:?}"
+    );
     // 6 s of the 30 fps clip and of 20 ms Opus frames, with margin for the start.
     assert!(video_frames >= 90, "video frames decoded: {video_frames}");
     assert!(audio_frames >= 150, "audio frames decoded: {audio_frames}");

@@ -86,17 +86,24 @@ async fn published_media_arrives_and_the_requests_follow_rfc_9725() {
     let (endpoint_call, mut endpoint_events) = endpoint.next_call().await;
     let sender = spawn_sender(video.clone(), 150);
     connected(&mut events, "the publisher").await;
-    let track = next_matching(&mut endpoint_events, "the video at the endpoint", |e| match e {
-        CallEvent::TrackAdded(t) => Some(t.clone()),
-        _ => None,
-    })
+    let track = next_matching(
+        &mut endpoint_events,
+        "the video at the endpoint",
+        |e| match e {
+            CallEvent::TrackAdded(t) => Some(t.clone()),
+            _ => None,
+        },
+    )
     .await;
     assert_eq!(track.codec(), Codec::Vp8);
     let first = frame_from(&track, 0).await;
     let later = frame_from(&track, first + 30).await;
     assert!(later > first);
 
-    let err = call.add_track(&LocalTrack::new(Codec::Opus, "mic", "publisher").unwrap()).await.unwrap_err();
+    let err = call
+        .add_track(&LocalTrack::new(Codec::Opus, "mic", "publisher").unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
     assert!(err.to_string().contains("cannot be renegotiated"), "{err}");
     let members = call.members().await;
@@ -113,10 +120,20 @@ async fn published_media_arrives_and_the_requests_follow_rfc_9725() {
     assert_eq!((post.method.as_str(), post.status), ("POST", 201));
     assert_eq!(post.header("content-type"), Some("application/sdp"));
     assert_eq!(post.header("authorization"), Some("Bearer s3cret"));
-    assert!(post.body.contains("a=candidate:"), "the offer carries candidates: {}", post.body);
-    assert!(!post.body.contains("m=application"), "no data-channel section");
+    assert!(
+        post.body.contains("a=candidate:"),
+        "the offer carries candidates: {}",
+        post.body
+    );
+    assert!(
+        !post.body.contains("m=application"),
+        "no data-channel section"
+    );
     let delete = log.last().unwrap();
-    assert_eq!((delete.method.as_str(), delete.path.as_str(), delete.status), ("DELETE", "/whip/session/0", 200));
+    assert_eq!(
+        (delete.method.as_str(), delete.path.as_str(), delete.status),
+        ("DELETE", "/whip/session/0", 200)
+    );
     assert_eq!(delete.header("authorization"), Some("Bearer s3cret"));
     for patch in log.iter().filter(|l| l.method == "PATCH") {
         assert_eq!(patch.header("if-match"), Some("\"e1\""));
@@ -140,11 +157,19 @@ async fn refusals_are_typed_errors_with_problem_details() {
         ..Script::default()
     })
     .await;
-    let err = publish(WhipSignaller::whip(&endpoint.url()).unwrap(), std::slice::from_ref(&video))
-        .await
-        .unwrap_err();
+    let err = publish(
+        WhipSignaller::whip(&endpoint.url()).unwrap(),
+        std::slice::from_ref(&video),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SignallingRejected, "{err}");
-    let Some(ProtocolDetails::Http { status: 403, problem: Some(problem), .. }) = err.protocol_details() else {
+    let Some(ProtocolDetails::Http {
+        status: 403,
+        problem: Some(problem),
+        ..
+    }) = err.protocol_details()
+    else {
         panic!("{err:?}")
     };
     assert_eq!(problem.detail.as_deref(), Some("this stream is closed"));
@@ -159,13 +184,23 @@ async fn refusals_are_typed_errors_with_problem_details() {
         ..Script::default()
     })
     .await;
-    let err = publish(WhipSignaller::whip(&endpoint.url()).unwrap(), std::slice::from_ref(&video))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err.protocol_details(),
-        Some(ProtocolDetails::Http { status: 503, problem: None, retry_after: Some(7) })
-    ), "{err:?}");
+    let err = publish(
+        WhipSignaller::whip(&endpoint.url()).unwrap(),
+        std::slice::from_ref(&video),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err.protocol_details(),
+            Some(ProtocolDetails::Http {
+                status: 503,
+                problem: None,
+                retry_after: Some(7)
+            })
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().ends_with("503: overloaded"), "{err}");
 
     // A wrong token: the endpoint's 401.
@@ -175,21 +210,32 @@ async fn refusals_are_typed_errors_with_problem_details() {
     })
     .await;
     let err = publish(
-        WhipSignaller::whip(&endpoint.url()).unwrap().with_token("wrong"),
+        WhipSignaller::whip(&endpoint.url())
+            .unwrap()
+            .with_token("wrong"),
         std::slice::from_ref(&video),
     )
     .await
     .unwrap_err();
-    assert_eq!(err.protocol_details().and_then(|d| d.http_status()), Some(401), "{err}");
+    assert_eq!(
+        err.protocol_details().and_then(|d| d.http_status()),
+        Some(401),
+        "{err}"
+    );
 
     // Nobody listening: a signalling error, not a rejection.
     let err = publish(
-        WhipSignaller::whip("http://127.0.0.1:9/whip").unwrap().with_request_timeout(Duration::from_secs(3)),
+        WhipSignaller::whip("http://127.0.0.1:9/whip")
+            .unwrap()
+            .with_request_timeout(Duration::from_secs(3)),
         std::slice::from_ref(&video),
     )
     .await
     .unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Signalling | ErrorKind::Timeout), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Signalling | ErrorKind::Timeout),
+        "{err}"
+    );
     assert!(err.protocol_details().is_none());
 }
 
@@ -207,7 +253,9 @@ async fn a_307_is_followed_and_405_to_patch_leaves_the_offers_candidates() {
     // No wait for candidates: whatever comes after the POST goes by PATCH,
     // which this endpoint refuses.
     let (call, mut events) = publish(
-        WhipSignaller::whip(&endpoint.url()).unwrap().with_candidate_wait(Duration::ZERO),
+        WhipSignaller::whip(&endpoint.url())
+            .unwrap()
+            .with_candidate_wait(Duration::ZERO),
         std::slice::from_ref(&video),
     )
     .await
@@ -215,10 +263,14 @@ async fn a_307_is_followed_and_405_to_patch_leaves_the_offers_candidates() {
     let (_endpoint_call, mut endpoint_events) = endpoint.next_call().await;
     let sender = spawn_sender(video.clone(), 200);
     connected(&mut events, "the publisher").await;
-    let track = next_matching(&mut endpoint_events, "the video at the endpoint", |e| match e {
-        CallEvent::TrackAdded(t) => Some(t.clone()),
-        _ => None,
-    })
+    let track = next_matching(
+        &mut endpoint_events,
+        "the video at the endpoint",
+        |e| match e {
+            CallEvent::TrackAdded(t) => Some(t.clone()),
+            _ => None,
+        },
+    )
     .await;
     frame_from(&track, 0).await;
     sender.abort();
@@ -226,9 +278,18 @@ async fn a_307_is_followed_and_405_to_patch_leaves_the_offers_candidates() {
     let log = endpoint.log();
     let posts: Vec<_> = log.iter().filter(|l| l.method == "POST").collect();
     assert_eq!(posts.len(), 2);
-    assert_eq!((posts[0].path.as_str(), posts[0].status), ("/whip/endpoint", 307));
-    assert_eq!((posts[1].path.as_str(), posts[1].status), ("/whip/moved", 201));
-    assert_eq!(posts[0].body, posts[1].body, "the same offer after the redirect");
+    assert_eq!(
+        (posts[0].path.as_str(), posts[0].status),
+        ("/whip/endpoint", 307)
+    );
+    assert_eq!(
+        (posts[1].path.as_str(), posts[1].status),
+        ("/whip/moved", 201)
+    );
+    assert_eq!(
+        posts[0].body, posts[1].body,
+        "the same offer after the redirect"
+    );
     let patches: Vec<_> = log.iter().filter(|l| l.method == "PATCH").collect();
     assert!(patches.len() <= 1, "no PATCH after a 405: {patches:?}");
     assert!(patches.iter().all(|p| p.status == 405));
@@ -240,16 +301,23 @@ async fn an_ice_restart_is_a_patch_with_if_match_star_and_media_goes_on() {
     require_interfaces();
     let mut endpoint = WhipEndpoint::start(Script::default()).await;
     let video = LocalTrack::new(Codec::Vp8, "cam", "publisher").unwrap();
-    let (call, mut events) = publish(WhipSignaller::whip(&endpoint.url()).unwrap(), std::slice::from_ref(&video))
-        .await
-        .unwrap();
+    let (call, mut events) = publish(
+        WhipSignaller::whip(&endpoint.url()).unwrap(),
+        std::slice::from_ref(&video),
+    )
+    .await
+    .unwrap();
     let (_endpoint_call, mut endpoint_events) = endpoint.next_call().await;
     let sender = spawn_sender(video.clone(), 900);
     connected(&mut events, "the publisher").await;
-    let track = next_matching(&mut endpoint_events, "the video at the endpoint", |e| match e {
-        CallEvent::TrackAdded(t) => Some(t.clone()),
-        _ => None,
-    })
+    let track = next_matching(
+        &mut endpoint_events,
+        "the video at the endpoint",
+        |e| match e {
+            CallEvent::TrackAdded(t) => Some(t.clone()),
+            _ => None,
+        },
+    )
     .await;
     let before = frame_from(&track, 0).await;
     let member = call.members().await[0].id.clone();
@@ -273,11 +341,19 @@ async fn an_ice_restart_is_a_patch_with_if_match_star_and_media_goes_on() {
     assert_eq!(restart.status, 200);
     assert!(restart.body.starts_with("a=ice-ufrag:"), "{}", restart.body);
     let offer = &log[0].body;
-    let old_ufrag = offer.lines().find_map(|l| l.strip_prefix("a=ice-ufrag:")).unwrap().trim();
+    let old_ufrag = offer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .unwrap()
+        .trim();
     assert!(!restart.body.contains(old_ufrag), "new credentials");
     let restart_at = log.iter().position(|l| std::ptr::eq(l, restart)).unwrap();
     for later in log[restart_at + 1..].iter().filter(|l| l.method == "PATCH") {
-        assert_eq!(later.header("if-match"), Some("\"e2\""), "the restart's entity tag");
+        assert_eq!(
+            later.header("if-match"),
+            Some("\"e2\""),
+            "the restart's entity tag"
+        );
         assert_eq!(later.status, 204);
     }
     assert!(log.iter().any(|l| l.method == "DELETE" && l.status == 200));

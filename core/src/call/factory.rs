@@ -13,11 +13,11 @@ use webrtc::peer_connection::{
 
 use rtc::peer_connection::configuration::RTCIceTransportPolicy;
 
-use crate::options::{CallOptions, IceTransportPolicy};
 use super::rtcp_forwarder::RtcpForwarder;
 use super::rtx_unwrapper::RtxUnwrapper;
 use super::socket_runtime::SocketBufferRuntime;
 use crate::error::{Result, WebRtcResultExt};
+use crate::options::{CallOptions, IceTransportPolicy};
 use rtc::interceptor::Slot;
 
 /// Pacing of ICE connectivity checks while connecting (RFC 8445's Ta is 50 ms).

@@ -21,8 +21,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use crate::options::{
+    CALL_OPTION_KEYS, CallOptions, IceServer, IceTimeouts, IceTransportPolicy,
+};
 pub use event::{CallEvent, CallEvents, ConnectionState};
-pub use crate::options::{CALL_OPTION_KEYS, CallOptions, IceServer, IceTimeouts, IceTransportPolicy};
 
 use crate::data_channel::{DataChannel, DataChannelOptions};
 use crate::error::{Error, Result};

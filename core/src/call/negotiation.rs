@@ -106,7 +106,11 @@ mod tests {
     #[test]
     fn one_sided_roles() {
         let mut offerer = Negotiator::new(OfferRole::Offerer);
-        assert_eq!(offerer.remote_offer(), OfferDecision::Ignore, "an offer-only client takes no offers");
+        assert_eq!(
+            offerer.remote_offer(),
+            OfferDecision::Ignore,
+            "an offer-only client takes no offers"
+        );
         offerer.request_offer();
         assert!(offerer.should_offer());
         let mut answerer = Negotiator::new(OfferRole::Answerer);

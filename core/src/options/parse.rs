@@ -96,7 +96,9 @@ impl CallOptions {
             "ice-timeouts" => {
                 let parts: Vec<&str> = value.split(',').collect();
                 let [disconnected, failed, keepalive] = parts.as_slice() else {
-                    return Err(bad("expected DISCONNECTED,FAILED,KEEPALIVE (e.g. 5s,25s,2s)"));
+                    return Err(bad(
+                        "expected DISCONNECTED,FAILED,KEEPALIVE (e.g. 5s,25s,2s)",
+                    ));
                 };
                 self.ice_timeouts = IceTimeouts::new(
                     parse_duration(disconnected).map_err(|e| bad(&e))?,
@@ -111,7 +113,8 @@ impl CallOptions {
                 self.socket_buffer_size = parse_size(value).map_err(|e| bad(&e))?
             }
             "udp-addr" => self.udp_addrs.push(
-                SocketAddr::from_str(value).map_err(|_| bad("expected IP:PORT, e.g. 10.0.0.5:0"))?,
+                SocketAddr::from_str(value)
+                    .map_err(|_| bad("expected IP:PORT, e.g. 10.0.0.5:0"))?,
             ),
             "include-loopback" => {
                 self.include_loopback = match value {
@@ -339,7 +342,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(options.ice_servers.len(), 3);
-        assert_eq!(options.ice_servers[0], IceServer::stun("stun:stun.example.org:3478"));
+        assert_eq!(
+            options.ice_servers[0],
+            IceServer::stun("stun:stun.example.org:3478")
+        );
         assert_eq!(
             options.ice_servers[1],
             IceServer::turn("turn:10.0.0.1:3478?transport=udp", "us@er", "p:ss")
@@ -381,7 +387,10 @@ mod tests {
         let again = CallOptions::parse(&options.to_string()).unwrap();
         assert_eq!(again.to_string(), options.to_string());
         assert_eq!(again.ice_servers, options.ice_servers);
-        assert_eq!(CallOptions::parse("").unwrap().to_string(), CallOptions::default().to_string());
+        assert_eq!(
+            CallOptions::parse("").unwrap().to_string(),
+            CallOptions::default().to_string()
+        );
     }
 
     #[test]

@@ -48,9 +48,7 @@ pub(crate) fn tls_client_config(ca_files: &[PathBuf]) -> Result<rustls::ClientCo
     tracing::debug!(added, ignored, "system CA certificates");
     for file in ca_files {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(file)
-            .map_err(|e| {
-                Error::invalid_argument(format!("tls-ca {}: {e}", file.display()))
-            })?
+            .map_err(|e| Error::invalid_argument(format!("tls-ca {}: {e}", file.display())))?
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::invalid_argument(format!("tls-ca {}: {e}", file.display())))?;
         if certs.is_empty() {
@@ -60,9 +58,9 @@ pub(crate) fn tls_client_config(ca_files: &[PathBuf]) -> Result<rustls::ClientCo
             )));
         }
         for cert in certs {
-            roots.add(cert).map_err(|e| {
-                Error::invalid_argument(format!("tls-ca {}: {e}", file.display()))
-            })?;
+            roots
+                .add(cert)
+                .map_err(|e| Error::invalid_argument(format!("tls-ca {}: {e}", file.display())))?;
         }
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -104,7 +102,9 @@ impl HttpClient {
         }
         let http_request = builder
             .body(Full::new(Bytes::from(request.body.clone())))
-            .map_err(|e| Error::invalid_argument(format!("{} {}: {e}", request.method.as_str(), request.url)))?;
+            .map_err(|e| {
+                Error::invalid_argument(format!("{} {}: {e}", request.method.as_str(), request.url))
+            })?;
         let what = || format!("{} {}", request.method.as_str(), request.url);
         let exchange = async {
             let response = self
@@ -134,7 +134,9 @@ impl HttpClient {
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| Error::timeout(format!("{}: no response within {:?}", what(), self.timeout)))?
+            .map_err(|_| {
+                Error::timeout(format!("{}: no response within {:?}", what(), self.timeout))
+            })?
     }
 }
 

@@ -7,10 +7,10 @@
 
 mod client;
 mod direct;
+mod http_client;
 mod policy;
 pub mod protocol;
 mod server;
-mod http_client;
 mod url;
 mod whip;
 

@@ -176,6 +176,9 @@ mod tests {
         );
         assert!(!NegotiationPolicy::answer_only().offers_first());
         assert!(!NegotiationPolicy::answer_only().restarts_ice());
-        assert!(!NegotiationPolicy::room("b", "a").restarts_ice(), "the polite side answers restarts");
+        assert!(
+            !NegotiationPolicy::room("b", "a").restarts_ice(),
+            "the polite side answers restarts"
+        );
     }
 }

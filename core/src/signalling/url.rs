@@ -78,7 +78,9 @@ impl std::str::FromStr for SignallingUrl {
 /// ```
 pub fn signaller_for_url(url: &str, options: &CallOptions) -> Result<Arc<dyn Signaller>> {
     Ok(match url.parse::<SignallingUrl>()? {
-        SignallingUrl::Room(url) => Arc::new(WsSignaller::new(url).with_ca_files(options.tls_ca_files.clone())),
+        SignallingUrl::Room(url) => {
+            Arc::new(WsSignaller::new(url).with_ca_files(options.tls_ca_files.clone()))
+        }
         SignallingUrl::Whip(url) => {
             Arc::new(WhipSignaller::whip(&url)?.with_ca_files(options.tls_ca_files.clone()))
         }

@@ -198,7 +198,8 @@ async fn route(
         return reply(
             401,
             &[("content-type", "application/problem+json".into())],
-            r#"{"title":"Unauthorized","status":401,"detail":"a valid Bearer token is required"}"#.into(),
+            r#"{"title":"Unauthorized","status":401,"detail":"a valid Bearer token is required"}"#
+                .into(),
         );
     }
     match (request.method.as_str(), request.path.as_str()) {
@@ -213,7 +214,12 @@ async fn route(
             }
             if first && let Some((status, content_type, body)) = script.refuse {
                 let mut headers = vec![("content-type", content_type.to_owned())];
-                headers.extend(script.refuse_headers.iter().map(|(n, v)| (*n, v.to_string())));
+                headers.extend(
+                    script
+                        .refuse_headers
+                        .iter()
+                        .map(|(n, v)| (*n, v.to_string())),
+                );
                 return reply(status, &headers, body.into());
             }
             if request.header("content-type") != Some("application/sdp") {
@@ -340,7 +346,11 @@ async fn collect_answer(transport: &mut DirectTransport) -> Option<String> {
 fn insert_candidates(sdp: &str, candidates: &[String]) -> String {
     let mut out = String::new();
     let mut media_seen = 0;
-    let lines: Vec<&str> = sdp.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = sdp
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
     for line in &lines {
         if line.starts_with("m=") {
             media_seen += 1;
@@ -407,7 +417,9 @@ async fn patch(
         let restarted: String = offer
             .lines()
             .map(str::trim_end)
-            .filter(|l| !l.is_empty() && !l.starts_with("a=candidate:") && *l != "a=end-of-candidates")
+            .filter(|l| {
+                !l.is_empty() && !l.starts_with("a=candidate:") && *l != "a=end-of-candidates"
+            })
             .map(|l| {
                 if l.starts_with("a=ice-ufrag:") {
                     format!("a=ice-ufrag:{ufrag}\r\n")
@@ -429,7 +441,10 @@ async fn patch(
         };
         let mut fragment = String::new();
         for name in ["ice-ufrag", "ice-pwd"] {
-            fragment.push_str(&format!("a={name}:{}\r\n", attribute(&answer, name).unwrap_or("")));
+            fragment.push_str(&format!(
+                "a={name}:{}\r\n",
+                attribute(&answer, name).unwrap_or("")
+            ));
         }
         for line in answer.lines().filter(|l| l.starts_with("a=candidate:")) {
             fragment.push_str(line.trim_end());
@@ -462,17 +477,17 @@ async fn patch(
     let transport = transport.lock().await;
     let mid = attribute(&request.body, "mid").map(str::to_owned);
     for line in request.body.lines().map(str::trim_end) {
-        if let Some(candidate) = line.strip_prefix("a=") {
-            if candidate.starts_with("candidate:") {
-                let _ = transport.deliver(DirectMessage::Candidate {
-                    candidate: IceCandidate {
-                        candidate: candidate.to_owned(),
-                        sdp_mid: mid.clone().or(Some("0".into())),
-                        sdp_mline_index: Some(0),
-                        username_fragment: None,
-                    },
-                });
-            }
+        if let Some(candidate) = line.strip_prefix("a=")
+            && candidate.starts_with("candidate:")
+        {
+            let _ = transport.deliver(DirectMessage::Candidate {
+                candidate: IceCandidate {
+                    candidate: candidate.to_owned(),
+                    sdp_mid: mid.clone().or(Some("0".into())),
+                    sdp_mline_index: Some(0),
+                    username_fragment: None,
+                },
+            });
         }
     }
     reply(204, &[], String::new())

@@ -65,9 +65,16 @@ pub async fn run(args: PublishArgs) -> Result<(), String> {
     for path in &clips {
         let clip = Clip::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let kind = clip.codec().kind();
-        let track = LocalTrack::new(clip.codec(), format!("{}-{}", args.name, kind.as_str()), &args.name)
-            .map_err(|e| e.to_string())?;
-        if tracks.iter().any(|(_, t): &(Clip, LocalTrack)| t.codec().kind() == kind && kind == MediaKind::Video) {
+        let track = LocalTrack::new(
+            clip.codec(),
+            format!("{}-{}", args.name, kind.as_str()),
+            &args.name,
+        )
+        .map_err(|e| e.to_string())?;
+        if tracks
+            .iter()
+            .any(|(_, t): &(Clip, LocalTrack)| t.codec().kind() == kind && kind == MediaKind::Video)
+        {
             return Err("more than one video clip".into());
         }
         tracks.push((clip, track));
@@ -81,7 +88,11 @@ pub async fn run(args: PublishArgs) -> Result<(), String> {
     let (call, mut events) = Call::join_with_tracks(signaller, request, options, &local)
         .await
         .map_err(|e| format!("cannot publish to {}: {e}", args.to))?;
-    println!("rtcgate publish: sending {} track(s) to {}", local.len(), args.to);
+    println!(
+        "rtcgate publish: sending {} track(s) to {}",
+        local.len(),
+        args.to
+    );
     let players: Vec<_> = tracks
         .into_iter()
         .map(|(clip, track)| {

@@ -140,8 +140,7 @@ pub async fn run(args: RecordArgs) -> Result<(), String> {
         {
             println!("rtcgate record: nobody else here; starting a test-pattern member");
             let (pattern, _events) =
-                TestPattern::start(&url, &args.room, "testsrc", &args.media, call_options)
-                    .await?;
+                TestPattern::start(&url, &args.room, "testsrc", &args.media, call_options).await?;
             test_pattern = Some(pattern);
         }
     }

@@ -35,7 +35,9 @@ fn parse_link(link: &str) -> Option<IceServer> {
             _ => {}
         }
     }
-    let is_ice = rel?.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("ice-server"));
+    let is_ice = rel?
+        .split_ascii_whitespace()
+        .any(|r| r.eq_ignore_ascii_case("ice-server"));
     let scheme_ok = ["stun:", "stuns:", "turn:", "turns:"]
         .iter()
         .any(|s| target.to_ascii_lowercase().starts_with(s));

@@ -10,7 +10,7 @@ mod sdp;
 mod session;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use url::Url;
 
-pub(crate) use session::{Method, Request, Response};
 pub use session::WhipKind;
+pub(crate) use session::{Method, Request, Response};
 use session::{Output, WhipSession};
 
 use super::http_client::HttpClient;
@@ -99,8 +99,9 @@ impl WhipSignaller {
 
     /// A client of `kind` for the endpoint at `url`.
     pub fn new(kind: WhipKind, url: &str) -> Result<Self> {
-        let endpoint = Url::parse(url)
-            .map_err(|e| Error::invalid_argument(format!("{} endpoint {url:?}: {e}", kind.name())))?;
+        let endpoint = Url::parse(url).map_err(|e| {
+            Error::invalid_argument(format!("{} endpoint {url:?}: {e}", kind.name()))
+        })?;
         if !matches!(endpoint.scheme(), "http" | "https") || !endpoint.has_host() {
             return Err(Error::invalid_argument(format!(
                 "{} endpoint {url:?} is not an http:// or https:// URL",
@@ -162,7 +163,9 @@ impl WhipSignaller {
         lock(&self.running)
             .as_ref()
             .map(|r| r.commands.clone())
-            .ok_or_else(|| Error::signalling(format!("the {} session is not joined", self.kind.name())))
+            .ok_or_else(|| {
+                Error::signalling(format!("the {} session is not joined", self.kind.name()))
+            })
     }
 
     /// The remote peer's id: the endpoint.
@@ -176,7 +179,8 @@ impl Signaller for WhipSignaller {
     async fn join(&self, request: JoinRequest) -> Result<Joined> {
         let client = HttpClient::new(&self.ca_files, self.request_timeout)?;
         let token = self.token.clone().or(request.token.clone());
-        let session = WhipSession::new(self.kind, self.endpoint.clone(), token, self.candidate_wait);
+        let session =
+            WhipSession::new(self.kind, self.endpoint.clone(), token, self.candidate_wait);
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let (commands, commands_rx) = mpsc::unbounded_channel();
         {
@@ -187,7 +191,13 @@ impl Signaller for WhipSignaller {
                     self.kind.name()
                 )));
             }
-            let task = tokio::spawn(drive(session, client, commands_rx, events_tx, self.peer_id()));
+            let task = tokio::spawn(drive(
+                session,
+                client,
+                commands_rx,
+                events_tx,
+                self.peer_id(),
+            ));
             *running = Some(Running { commands, task });
         }
         Ok(Joined {
@@ -212,7 +222,9 @@ impl Signaller for WhipSignaller {
         match message {
             PeerMessage::Offer(sdp) => {
                 let (reply, outcome) = oneshot::channel();
-                commands.send(Command::Offer(sdp, reply)).map_err(|_| gone())?;
+                commands
+                    .send(Command::Offer(sdp, reply))
+                    .map_err(|_| gone())?;
                 outcome.await.map_err(|_| gone())?
             }
             PeerMessage::Candidate(candidate) => commands

@@ -150,7 +150,9 @@ pub(crate) fn apply_restart(answer: &str, fragment: &str) -> Option<String> {
         .filter(|l| l.starts_with("a=candidate:"))
         .map(str::to_owned)
         .collect();
-    let complete = fragment.lines().any(|l| l.trim_end() == "a=end-of-candidates");
+    let complete = fragment
+        .lines()
+        .any(|l| l.trim_end() == "a=end-of-candidates");
     let (session, media) = sections(answer);
     let rewrite = |line: &str| -> Option<String> {
         if line.starts_with("a=ice-ufrag:") {

@@ -219,6 +219,7 @@ impl WhipSession {
     }
 
     /// The session resource's URL, once the server created it.
+    #[cfg(test)]
     pub(crate) fn resource(&self) -> Option<&Url> {
         self.resource.as_ref()
     }
@@ -227,7 +228,10 @@ impl WhipSession {
     /// only restart ICE (new credentials), else it is refused.
     pub(crate) fn offer(&mut self, sdp: String, now: Instant) -> Result<()> {
         if self.leaving || self.closed {
-            return Err(Error::closed(format!("the {} session ended", self.kind.name())));
+            return Err(Error::closed(format!(
+                "the {} session ended",
+                self.kind.name()
+            )));
         }
         let credentials = sdp::ice_credentials(&sdp);
         if self.offer.is_none() && self.held_offer.is_none() {
@@ -553,7 +557,11 @@ impl WhipSession {
                 self.candidates.drain(..count.min(self.candidates.len()));
             }
             405 | 501 => {
-                tracing::debug!(status = response.status, "{} session takes no trickled candidates", self.kind.name());
+                tracing::debug!(
+                    status = response.status,
+                    "{} session takes no trickled candidates",
+                    self.kind.name()
+                );
                 self.trickle = Trickle::Unsupported;
                 self.candidates.clear();
             }
@@ -617,9 +625,10 @@ impl WhipSession {
 
 /// A 4xx/5xx response as a typed error with the server's problem details.
 fn http_error(kind: WhipKind, request: &str, url: &Url, response: &Response) -> Error {
-    let is_problem = response
-        .header("content-type")
-        .is_some_and(|t| t.to_ascii_lowercase().starts_with("application/problem+json"));
+    let is_problem = response.header("content-type").is_some_and(|t| {
+        t.to_ascii_lowercase()
+            .starts_with("application/problem+json")
+    });
     let problem = if is_problem {
         ProblemDetails::from_json(&response.body)
     } else {
@@ -767,7 +776,11 @@ mod tests {
         assert!(s.poll_request().is_none());
         s.handle_timeout(now + Duration::from_millis(500));
         let post = s.poll_request().unwrap();
-        assert!(!String::from_utf8(post.body).unwrap().contains("end-of-candidates"));
+        assert!(
+            !String::from_utf8(post.body)
+                .unwrap()
+                .contains("end-of-candidates")
+        );
         // Candidates found meanwhile wait for the session, then go in one PATCH.
         s.candidate(candidate(2), now);
         s.candidate(candidate(3), now);
@@ -805,7 +818,11 @@ mod tests {
             s.candidate(candidate(3), now);
             s.candidate(end(), now);
             assert!(s.poll_request().is_none(), "{code}: no more PATCH");
-            assert!(!outputs(&mut s).iter().any(|o| matches!(o, Output::Warning(_))));
+            assert!(
+                !outputs(&mut s)
+                    .iter()
+                    .any(|o| matches!(o, Output::Warning(_)))
+            );
         }
     }
 
@@ -826,7 +843,10 @@ mod tests {
         assert_eq!(second.body, first.body, "the same offer, POSTed again");
         assert_eq!(second.method, Method::Post);
         s.handle_response(created("sessions/7", "\"e\""));
-        assert_eq!(s.resource().unwrap().as_str(), "http://lb2:8080/whip/sessions/7");
+        assert_eq!(
+            s.resource().unwrap().as_str(),
+            "http://lb2:8080/whip/sessions/7"
+        );
     }
 
     #[test]
@@ -855,7 +875,10 @@ mod tests {
                 status: 403,
                 problem: Some(problem),
                 ..
-            }) => assert_eq!(problem.type_uri.as_deref(), Some("https://rtcgate.dev/problems/token")),
+            }) => assert_eq!(
+                problem.type_uri.as_deref(),
+                Some("https://rtcgate.dev/problems/token")
+            ),
             other => panic!("{other:?}"),
         }
         assert!(matches!(out[1], Output::Closed), "nothing to delete");
@@ -874,7 +897,11 @@ mod tests {
         };
         assert!(matches!(
             err.protocol_details(),
-            Some(ProtocolDetails::Http { status: 503, problem: None, retry_after: Some(30) })
+            Some(ProtocolDetails::Http {
+                status: 503,
+                problem: None,
+                retry_after: Some(30)
+            })
         ));
         assert!(err.to_string().ends_with("refused with 503: busy"), "{err}");
     }
@@ -911,7 +938,8 @@ mod tests {
                     "application/trickle-ice-sdpfrag".into(),
                 ),
             ],
-            body: b"a=ice-lite\r\na=ice-ufrag:TTTT\r\na=ice-pwd:tttttttttttttttttttttttt\r\n".to_vec(),
+            body: b"a=ice-lite\r\na=ice-ufrag:TTTT\r\na=ice-pwd:tttttttttttttttttttttttt\r\n"
+                .to_vec(),
         });
         let out = outputs(&mut s);
         assert!(
@@ -933,7 +961,9 @@ mod tests {
         s.poll_request().unwrap();
         s.handle_response(status(412));
         let out = outputs(&mut s);
-        assert!(matches!(&out[0], Output::OfferDone(Err(e)) if e.protocol_details().and_then(|d| d.http_status()) == Some(412)));
+        assert!(
+            matches!(&out[0], Output::OfferDone(Err(e)) if e.protocol_details().and_then(|d| d.http_status()) == Some(412))
+        );
         s.leave();
         assert_eq!(s.poll_request().unwrap().method, Method::Delete);
     }
