@@ -49,6 +49,7 @@ pub struct rtcgate_call_config {
     /// `whep+http(s)://…` (docs/signalling.md, "Signalling URLs").
     pub url: *const c_char,
     /// Room name (required, non-empty; a label for WHIP/WHEP).
+    pub room: *const c_char,
     /// Display name shown to the other members (required, non-empty).
     pub display_name: *const c_char,
     /// STUN/TURN servers (`ice_servers_count` entries), or NULL.
