@@ -334,10 +334,21 @@ impl Call {
             .drain()
             .map(|(_, l)| l)
             .collect();
+        // A session protocol (WHIP/WHEP) ends the session with the leave
+        // (DELETE) first; a room member closes its connections, then leaves.
+        let leave_first = links.iter().any(|l| l.leaves_first());
+        let early = if leave_first {
+            Some(self.inner.ctx.signaller.leave().await)
+        } else {
+            None
+        };
         for link in links {
             link.close().await;
         }
-        let result = self.inner.ctx.signaller.leave().await;
+        let result = match early {
+            Some(result) => result,
+            None => self.inner.ctx.signaller.leave().await,
+        };
         tracing::info!(room = %self.inner.room, "left room");
         result
     }

@@ -274,6 +274,11 @@ impl PeerLink {
         self.shared.policy.renegotiation
     }
 
+    /// The signaller's leave must come before the connection closes.
+    pub(crate) fn leaves_first(&self) -> bool {
+        self.shared.policy.leave_first
+    }
+
     /// Adds ICE servers the signalling service offered, for candidates
     /// gathered from now on.
     pub(crate) async fn add_ice_servers(&self, servers: &[IceServer]) -> Result<()> {

@@ -60,6 +60,12 @@ pub struct NegotiationPolicy {
     /// The signaller wants to be told when candidate gathering completes, as
     /// a candidate with an empty `candidate` (end of candidates).
     pub end_of_candidates: bool,
+    /// The signaller's leave ends the session at the remote (a WHIP/WHEP
+    /// DELETE): the call leaves through the signaller before it closes the
+    /// connection, so that the remote deletes a live session rather than
+    /// finding it closed first. False in rooms: connections close, then the
+    /// member leaves.
+    pub leave_first: bool,
 }
 
 impl NegotiationPolicy {
@@ -73,6 +79,7 @@ impl NegotiationPolicy {
             data_channels: true,
             receive_only: Vec::new(),
             end_of_candidates: false,
+            leave_first: false,
         }
     }
 
@@ -94,6 +101,7 @@ impl NegotiationPolicy {
             data_channels: false,
             receive_only: Vec::new(),
             end_of_candidates: true,
+            leave_first: true,
         }
     }
 
@@ -107,6 +115,7 @@ impl NegotiationPolicy {
             data_channels: true,
             receive_only: Vec::new(),
             end_of_candidates: false,
+            leave_first: false,
         }
     }
 
@@ -143,6 +152,13 @@ impl NegotiationPolicy {
     /// The same policy with end of candidates reported or not.
     pub fn with_end_of_candidates(mut self, report: bool) -> Self {
         self.end_of_candidates = report;
+        self
+    }
+
+    /// The same policy leaving through the signaller before or after the
+    /// connection closes.
+    pub fn with_leave_first(mut self, leave_first: bool) -> Self {
+        self.leave_first = leave_first;
         self
     }
 
