@@ -5,7 +5,9 @@
 //! leave); refusals are typed errors with the server's problem details; a
 //! 307 is followed; 405 to PATCH leaves the candidates of the offer; an ICE
 //! restart is a PATCH with `If-Match: "*"` whose new ETag later PATCHes use,
-//! and media keeps flowing.
+//! and media keeps flowing. A WHEP client (`whep+http://…`) offers to
+//! receive only, and the recorder writes what the endpoint sends to a file
+//! that decodes (what `rtcgate record --server whep+…` does).
 //!
 //! Needs non-loopback interfaces: run through `.ci/with-netns` (see docs/testing.md).
 
@@ -14,11 +16,14 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rtcgate_core::media::Clip;
+use rtcgate_core::recorder::{Recorder, RecorderEvent, RecorderOptions};
 use rtcgate_core::signalling::{JoinRequest, WhipSignaller, signaller_for_url};
 use rtcgate_core::{
     Call, CallEvent, CallEvents, CallOptions, Codec, ConnectionState, ErrorKind, LocalTrack,
     ProtocolDetails, RemoteTrack,
 };
+use support::probe::assert_plays;
 use support::whip_endpoint::{Script, WhipEndpoint};
 use support::*;
 
@@ -357,4 +362,82 @@ async fn an_ice_restart_is_a_patch_with_if_match_star_and_media_goes_on() {
         assert_eq!(later.status, 204);
     }
     assert!(log.iter().any(|l| l.method == "DELETE" && l.status == 200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whep_receives_the_endpoints_stream_into_a_playable_recording() {
+    init_logging();
+    require_interfaces();
+    let video = LocalTrack::new(Codec::Vp8, "cam", "endpoint").unwrap();
+    let audio = LocalTrack::new(Codec::Opus, "mic", "endpoint").unwrap();
+    let endpoint = WhipEndpoint::start(Script {
+        send: vec![video.clone(), audio.clone()],
+        ..Script::default()
+    })
+    .await;
+    let media = repo().join("examples/media");
+    let players = [
+        (media.join("testsrc-vp8.ivf"), video.clone()),
+        (media.join("testsrc-opus.ogg"), audio.clone()),
+    ]
+    .map(|(file, track)| {
+        let clip = Clip::open(file).unwrap();
+        tokio::spawn(async move {
+            let _ = clip.play(&track, None).await;
+        })
+    });
+    let folder = std::env::temp_dir().join(format!("rtcgate-whep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    let (recorder, mut events) = Recorder::join(
+        &format!("whep+{}", endpoint.url()),
+        "whep",
+        "recorder",
+        CallOptions::default(),
+        RecorderOptions::new(&folder),
+    )
+    .await
+    .expect("the endpoint takes the receive-only offer");
+    // Three seconds of media written (both tracks, from a keyframe on).
+    within(30, "3 s recorded", async {
+        while let Some(event) = events.recv().await {
+            if let RecorderEvent::Progress(p) = event
+                && p.duration >= Duration::from_secs(3)
+            {
+                return;
+            }
+        }
+        panic!("the recorder ended early");
+    })
+    .await;
+    let summaries = recorder.stop().await;
+    for player in players {
+        player.abort();
+    }
+    let log = endpoint.log();
+    let post = &log[0];
+    assert_eq!((post.method.as_str(), post.status), ("POST", 201));
+    assert_eq!(
+        post.body.matches("a=recvonly").count(),
+        2,
+        "a receive-only offer for audio and video: {}",
+        post.body
+    );
+    assert!(!post.body.contains("a=sendrecv") && !post.body.contains("a=sendonly"));
+    assert_eq!(
+        log.last().map(|l| (l.method.as_str(), l.status)),
+        Some(("DELETE", 200))
+    );
+    assert_eq!(summaries.len(), 1, "one participant: the endpoint's stream");
+    let file = summaries[0].progress.path.clone().expect("a file");
+    let decoded = assert_plays(&file, &["opus", "vp8"]);
+    let frames = |codec: &str| {
+        decoded
+            .iter()
+            .find(|(c, _)| c == codec)
+            .map_or(0, |(_, n)| *n)
+    };
+    // 3 s of the 30 fps clip and of 20 ms Opus frames, with margin.
+    assert!(frames("vp8") >= 60, "{decoded:?}");
+    assert!(frames("opus") >= 100, "{decoded:?}");
+    let _ = std::fs::remove_dir_all(&folder);
 }

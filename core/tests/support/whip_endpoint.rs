@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use rtcgate_core::signalling::{
     DirectMessage, DirectSignaller, DirectTransport, IceCandidate, JoinRequest, NegotiationPolicy,
 };
-use rtcgate_core::{Call, CallEvents, CallOptions};
+use rtcgate_core::{Call, CallEvents, CallOptions, LocalTrack};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -38,6 +38,8 @@ pub struct Script {
     pub token: Option<&'static str>,
     /// A `Link` header for the 201.
     pub link: Option<&'static str>,
+    /// Tracks the endpoint's call sends in every session (a WHEP endpoint).
+    pub send: Vec<LocalTrack>,
 }
 
 /// One request as the endpoint saw it.
@@ -225,7 +227,7 @@ async fn route(
             if request.header("content-type") != Some("application/sdp") {
                 return reply(415, &[], "an SDP offer, please".into());
             }
-            create_session(state, calls, &request.body, script.link).await
+            create_session(state, calls, &request.body, script.link, &script.send).await
         }
         ("PATCH", path) if path.starts_with("/whip/session/") => {
             patch(state, path, request, script.no_trickle).await
@@ -261,6 +263,7 @@ async fn create_session(
     calls: mpsc::UnboundedSender<(Call, CallEvents)>,
     offer: &str,
     link: Option<&'static str>,
+    send: &[LocalTrack],
 ) -> Response<Full<Bytes>> {
     let (signaller, transport) = DirectSignaller::new();
     let signaller = signaller.with_negotiation(
@@ -268,10 +271,11 @@ async fn create_session(
             .with_data_channels(false)
             .with_end_of_candidates(true),
     );
-    let (call, events) = Call::join(
+    let (call, events) = Call::join_with_tracks(
         signaller.into(),
         JoinRequest::new("whip", "endpoint"),
         CallOptions::default(),
+        send,
     )
     .await
     .expect("the endpoint's call joins");
