@@ -117,9 +117,16 @@ impl From<rtcgate_core::Error> for RtcgateError {
         let detail = error.to_string();
         match error.kind() {
             K::SignallingRejected => RtcgateError::SignallingRejected {
+                // The room protocol's code, or `http-STATUS` for a WHIP/WHEP refusal.
                 code: error
                     .signalling_code()
                     .map(|code| code.as_str().to_owned())
+                    .or_else(|| {
+                        error
+                            .protocol_details()
+                            .and_then(|d| d.http_status())
+                            .map(|status| format!("http-{status}"))
+                    })
                     .unwrap_or_default(),
                 detail: error.message().to_owned(),
             },
