@@ -441,3 +441,60 @@ async fn whep_receives_the_endpoints_stream_into_a_playable_recording() {
     assert!(frames("opus") >= 100, "{decoded:?}");
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtcgate_publish_sends_the_test_pattern_to_a_whip_endpoint() {
+    init_logging();
+    require_interfaces();
+    let mut endpoint = WhipEndpoint::start(Script {
+        token: Some("s3cret"),
+        ..Script::default()
+    })
+    .await;
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rtcgate"))
+        .arg("publish")
+        .args(["--to", &format!("whip+{}", endpoint.url())])
+        .args(["--token", "s3cret", "--duration", "4", "--media"])
+        .arg(repo().join("examples/media"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let (endpoint_call, mut endpoint_events) = endpoint.next_call().await;
+    let mut codecs = Vec::new();
+    while codecs.len() < 2 {
+        let track = next_matching(
+            &mut endpoint_events,
+            "the published tracks at the endpoint",
+            |e| match e {
+                CallEvent::TrackAdded(t) => Some(t.clone()),
+                _ => None,
+            },
+        )
+        .await;
+        codecs.push(track.codec());
+        if track.codec() == Codec::Vp8 {
+            within(30, "a video frame", track.recv())
+                .await
+                .expect("video frames arrive");
+        }
+    }
+    codecs.sort_by_key(|c| c.mime_type());
+    assert_eq!(codecs, [Codec::Opus, Codec::Vp8]);
+    let output = within(30, "rtcgate publish to end", child.wait_with_output())
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "rtcgate publish: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let log = endpoint.log();
+    assert_eq!(
+        log.last().map(|l| (l.method.as_str(), l.status)),
+        Some(("DELETE", 200)),
+        "{log:?}"
+    );
+    let _ = endpoint_call.leave().await;
+}
