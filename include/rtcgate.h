@@ -226,13 +226,18 @@ typedef struct {
   const char *credential;
 } rtcgate_ice_server;
 
+// Handle of a local track.
+typedef int32_t rtcgate_local_track;
+
 // How to join a room. Zero-initialise it and set what you need; the
 // library only reads it (and the strings and array it points to) during
 // the call.
 typedef struct {
-  // Signalling server URL, `ws://HOST:PORT/ws` (required).
+  // Signalling URL (required): a room server `ws://HOST:PORT/ws` or
+  // `wss://…`, a WHIP endpoint `whip+http(s)://…` or a WHEP endpoint
+  // `whep+http(s)://…` (docs/signalling.md, "Signalling URLs").
   const char *url;
-  // Room name (required, non-empty).
+  // Room name (required, non-empty; a label for WHIP/WHEP).
   const char *room;
   // Display name shown to the other members (required, non-empty).
   const char *display_name;
@@ -250,8 +255,19 @@ typedef struct {
   // How long joining may take, in milliseconds; 0: 10 000.
   int join_timeout_ms;
   // The room's token (UTF-8), or NULL for a room without one. The first
-  // member to join a room the server has no token for sets it.
+  // member to join a room the server has no token for sets it. For
+  // WHIP/WHEP: the Bearer token.
   const char *token;
+  // Further call options in their text form (UTF-8), or NULL: e.g.
+  // `"ice-timeouts=2s,5s,500ms socket-buffer-size=1M tls-ca=/etc/ca.pem"`
+  // (docs/signalling.md, "Call options as text"). Applied after the
+  // fields above.
+  const char *options;
+  // Local tracks sent from the first offer on (`tracks_count` handles), or
+  // NULL. A WHIP session cannot add tracks later: give them here.
+  const rtcgate_local_track *tracks;
+  // Number of entries in `tracks`.
+  size_t tracks_count;
 } rtcgate_call_config;
 
 // Handle of a track received from another member (reported by
@@ -283,9 +299,6 @@ typedef struct {
 typedef void (*rtcgate_call_event_cb)(rtcgate_call call,
                                       const rtcgate_call_event *event,
                                       void *user_data);
-
-// Handle of a local track.
-typedef int32_t rtcgate_local_track;
 
 // How a channel delivers messages. Zero-initialised: reliable and ordered.
 typedef struct {

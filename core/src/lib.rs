@@ -21,17 +21,18 @@ mod error;
 pub mod forward;
 pub mod logging;
 pub mod media;
+mod options;
 pub mod recorder;
 mod rtp;
 pub mod signalling;
 pub mod stats;
 
 pub use call::{
-    Call, CallEvent, CallEvents, CallOptions, ConnectionState, IceServer, IceTimeouts,
-    IceTransportPolicy,
+    CALL_OPTION_KEYS, Call, CallEvent, CallEvents, CallOptions, ConnectionState, IceServer,
+    IceTimeouts, IceTransportPolicy,
 };
 pub use codec::{Codec, MediaKind};
 pub use data_channel::{BufferedAmountLowEvents, DataChannel, DataChannelOptions, DataMessage};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, ProblemDetails, ProtocolDetails, Result};
 pub use media::{EncodedFrame, LocalTrack, MediaSample, RemoteTrack};
 pub use stats::CallStats;

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rtcgate_core::signalling::{
-    JoinRequest, Joined, MemberId, PeerMessage, Signaller, SignallingServer, WsSignaller,
+    JoinRequest, Joined, MemberId, MemberInfo, NegotiationPolicy, PeerMessage, Signaller,
+    SignallingServer, WsSignaller,
 };
 use rtcgate_core::stats::CandidatePairStats;
 use rtcgate_core::{
@@ -81,6 +82,10 @@ impl Signaller for RecordingSignaller {
 
     async fn leave(&self) -> rtcgate_core::Result<()> {
         self.inner.leave().await
+    }
+
+    fn negotiation(&self, self_id: &MemberId, remote: &MemberInfo) -> NegotiationPolicy {
+        self.inner.negotiation(self_id, remote)
     }
 }
 

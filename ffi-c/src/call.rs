@@ -6,10 +6,10 @@ use std::ptr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use rtcgate_core::signalling::{JoinRequest, WsSignaller};
+use rtcgate_core::signalling::{JoinRequest, Signaller, signaller_for_url};
 use rtcgate_core::{
     Call, CallEvent, CallEvents, CallOptions, DataChannel, DataChannelOptions, IceServer,
-    IceTransportPolicy,
+    IceTransportPolicy, LocalTrack,
 };
 use tokio::task::JoinHandle;
 
@@ -44,9 +44,11 @@ pub struct rtcgate_ice_server {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct rtcgate_call_config {
-    /// Signalling server URL, `ws://HOST:PORT/ws` (required).
+    /// Signalling URL (required): a room server `ws://HOST:PORT/ws` or
+    /// `wss://…`, a WHIP endpoint `whip+http(s)://…` or a WHEP endpoint
+    /// `whep+http(s)://…` (docs/signalling.md, "Signalling URLs").
     pub url: *const c_char,
-    /// Room name (required, non-empty).
+    /// Room name (required, non-empty; a label for WHIP/WHEP).
     pub room: *const c_char,
     /// Display name shown to the other members (required, non-empty).
     pub display_name: *const c_char,
@@ -64,8 +66,19 @@ pub struct rtcgate_call_config {
     /// How long joining may take, in milliseconds; 0: 10 000.
     pub join_timeout_ms: c_int,
     /// The room's token (UTF-8), or NULL for a room without one. The first
-    /// member to join a room the server has no token for sets it.
+    /// member to join a room the server has no token for sets it. For
+    /// WHIP/WHEP: the Bearer token.
     pub token: *const c_char,
+    /// Further call options in their text form (UTF-8), or NULL: e.g.
+    /// `"ice-timeouts=2s,5s,500ms socket-buffer-size=1M tls-ca=/etc/ca.pem"`
+    /// (docs/signalling.md, "Call options as text"). Applied after the
+    /// fields above.
+    pub options: *const c_char,
+    /// Local tracks sent from the first offer on (`tracks_count` handles), or
+    /// NULL. A WHIP session cannot add tracks later: give them here.
+    pub tracks: *const crate::local_track::rtcgate_local_track,
+    /// Number of entries in `tracks`.
+    pub tracks_count: usize,
 }
 
 /// What a call event reports (`rtcgate_call_event.type`).
@@ -370,14 +383,16 @@ async fn pump(weak: Weak<CallObj>, handle: rtcgate_call, mut events: CallEvents)
 
 /// A C call config, read and checked.
 pub struct JoinConfig {
-    /// Signaller for the server at the config's URL.
-    pub signaller: Arc<WsSignaller>,
+    /// Signaller for the config's URL.
+    pub signaller: Arc<dyn Signaller>,
     /// Room, display name and token.
     pub request: JoinRequest,
     /// Peer-connection options.
     pub options: CallOptions,
     /// How long joining may take.
     pub timeout: Duration,
+    /// Tracks sent from the first offer on.
+    pub tracks: Vec<LocalTrack>,
 }
 
 /// Reads the C config into core options.
@@ -426,6 +441,21 @@ pub unsafe fn read_config(config: &rtcgate_call_config) -> FfiResult<JoinConfig>
             options.udp_addrs = vec![addr];
         }
         options.include_loopback = config.include_loopback;
+        if let Some(text) = strings::optional(config.options, "options")? {
+            options = options.apply(text)?;
+        }
+        let mut tracks = Vec::new();
+        if config.tracks_count > 0 {
+            if config.tracks.is_null() {
+                return Err(Failure::new(
+                    rtcgate_error::RTCGATE_ERR_NULL,
+                    "tracks is NULL but tracks_count is not 0",
+                ));
+            }
+            for handle in std::slice::from_raw_parts(config.tracks, config.tracks_count) {
+                tracks.push(handles::get::<LocalTrackObj>(*handle)?.track.clone());
+            }
+        }
         let timeout = match config.join_timeout_ms {
             0 => Duration::from_secs(10),
             ms if ms > 0 => Duration::from_millis(ms as u64),
@@ -437,10 +467,11 @@ pub unsafe fn read_config(config: &rtcgate_call_config) -> FfiResult<JoinConfig>
             }
         };
         Ok(JoinConfig {
-            signaller: Arc::new(WsSignaller::new(url)),
+            signaller: signaller_for_url(url, &options)?,
             request,
             options,
             timeout,
+            tracks,
         })
     }
 }
@@ -456,7 +487,7 @@ fn join(
     let join = unsafe { read_config(&*config) }?;
     let (call, events) = runtime::block_on_timeout(
         join.timeout,
-        Call::join(join.signaller, join.request, join.options),
+        Call::join_with_tracks(join.signaller, join.request, join.options, &join.tracks),
     )??;
     let object = Arc::new(CallObj {
         call: call.clone(),

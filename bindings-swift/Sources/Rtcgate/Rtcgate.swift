@@ -951,8 +951,8 @@ open class Call: CallProtocol, @unchecked Sendable {
 
     
     /**
-     * Joins `room` on the signalling server at `url` (`ws://HOST:PORT/ws`)
-     * as `display_name`. Events (starting with the members already there)
+     * Joins `room` through the signaller `url` names (`ws://HOST:PORT/ws`,
+     * `wss://…`, `whip+https://…`, `whep+https://…`) as `display_name`. Events (starting with the members already there)
      * go to `listener`.
      */
 public static func join(url: String, room: String, displayName: String, config: CallConfig, listener: CallListener?)async throws  -> Call  {
@@ -3535,6 +3535,12 @@ public struct CallConfig: Equatable, Hashable {
      * refused with `SignallingRejected` (code `wrong-token`).
      */
     public var token: String?
+    /**
+     * Further call options in their text form, applied after the fields
+     * above: e.g. `"ice-timeouts=2s,5s,500ms socket-buffer-size=1M tls-ca=/path/ca.pem"`
+     * (docs/signalling.md, "Call options as text").
+     */
+    public var options: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3558,13 +3564,19 @@ public struct CallConfig: Equatable, Hashable {
          * The room's token: a room the server has no token for takes the token
          * of the join that creates it; a join with another token (or none) is
          * refused with `SignallingRejected` (code `wrong-token`).
-         */token: String? = nil) {
+         */token: String? = nil, 
+        /**
+         * Further call options in their text form, applied after the fields
+         * above: e.g. `"ice-timeouts=2s,5s,500ms socket-buffer-size=1M tls-ca=/path/ca.pem"`
+         * (docs/signalling.md, "Call options as text").
+         */options: String = "") {
         self.iceServers = iceServers
         self.relayOnly = relayOnly
         self.bindAddress = bindAddress
         self.includeLoopback = includeLoopback
         self.joinTimeoutMs = joinTimeoutMs
         self.token = token
+        self.options = options
     }
 
     
@@ -3588,7 +3600,8 @@ public struct FfiConverterTypeCallConfig: FfiConverterRustBuffer {
                 bindAddress: FfiConverterOptionString.read(from: &buf), 
                 includeLoopback: FfiConverterBool.read(from: &buf), 
                 joinTimeoutMs: FfiConverterUInt32.read(from: &buf), 
-                token: FfiConverterOptionString.read(from: &buf)
+                token: FfiConverterOptionString.read(from: &buf), 
+                options: FfiConverterString.read(from: &buf)
         )
     }
 
@@ -3599,6 +3612,7 @@ public struct FfiConverterTypeCallConfig: FfiConverterRustBuffer {
         FfiConverterBool.write(value.includeLoopback, into: &buf)
         FfiConverterUInt32.write(value.joinTimeoutMs, into: &buf)
         FfiConverterOptionString.write(value.token, into: &buf)
+        FfiConverterString.write(value.options, into: &buf)
     }
 }
 
@@ -6101,7 +6115,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_rtcgate_checksum_method_signallingserver_url() != 48672) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_rtcgate_checksum_constructor_call_join() != 22968) {
+    if (uniffi_rtcgate_checksum_constructor_call_join() != 2126) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_rtcgate_checksum_constructor_localtrack_new() != 40123) {

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use rtcgate_core::signalling::{
-    JoinRequest, Joined, MemberId, PeerMessage, SignalEvent, Signaller, WsSignaller,
+    JoinRequest, Joined, MemberId, MemberInfo, NegotiationPolicy, PeerMessage, SignalEvent,
+    Signaller, WsSignaller,
 };
 use rtcgate_core::{Call, CallEvent, CallEvents, CallOptions, Codec, LocalTrack, MediaSample};
 use tokio::sync::mpsc;
@@ -125,6 +126,10 @@ impl Signaller for RecorderOnly {
 
     async fn leave(&self) -> rtcgate_core::Result<()> {
         self.inner.leave().await
+    }
+
+    fn negotiation(&self, self_id: &MemberId, remote: &MemberInfo) -> NegotiationPolicy {
+        self.inner.negotiation(self_id, remote)
     }
 }
 

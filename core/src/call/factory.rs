@@ -13,12 +13,12 @@ use webrtc::peer_connection::{
 
 use rtc::peer_connection::configuration::RTCIceTransportPolicy;
 
-use super::options::{CallOptions, IceTransportPolicy};
 use super::rtcp_forwarder::RtcpForwarder;
 use super::rtx_unwrapper::RtxUnwrapper;
 use super::socket_runtime::SocketBufferRuntime;
 use super::stream_feedback::{FeedbackInterceptor, FeedbackRegistry};
 use crate::error::{Result, WebRtcResultExt};
+use crate::options::{CallOptions, IceTransportPolicy};
 use rtc::interceptor::Slot;
 
 /// Pacing of ICE connectivity checks while connecting (RFC 8445's Ta is 50 ms).
@@ -127,7 +127,7 @@ pub(crate) async fn build_peer_connection(
 }
 
 /// True when `server` has a URL the stack can relay through (`turn:` over UDP).
-fn has_udp_turn_url(server: &super::options::IceServer) -> bool {
+fn has_udp_turn_url(server: &crate::options::IceServer) -> bool {
     server.urls.iter().any(|url| {
         let url = url.to_ascii_lowercase();
         url.starts_with("turn:") && (!url.contains("transport=") || url.contains("transport=udp"))

@@ -1,5 +1,6 @@
-//! [`Call`]: membership of one room, with a peer connection to every other
-//! member (mesh).
+//! [`Call`]: membership of one room (or one session with a media server),
+//! with a peer connection to every remote peer its signaller reports (mesh),
+//! negotiated as the signaller's [`NegotiationPolicy`](crate::signalling::NegotiationPolicy) says.
 
 mod announced_media;
 pub(crate) mod codec_preferences;
@@ -7,7 +8,6 @@ mod dtls_role;
 mod event;
 mod factory;
 mod negotiation;
-mod options;
 pub(crate) mod outgoing;
 pub(crate) mod peer;
 mod rtcp_forwarder;
@@ -23,14 +23,18 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use crate::options::{
+    CALL_OPTION_KEYS, CallOptions, IceServer, IceTimeouts, IceTransportPolicy,
+};
 pub use event::{CallEvent, CallEvents, ConnectionState};
-pub use options::{CallOptions, IceServer, IceTimeouts, IceTransportPolicy};
 
 use crate::data_channel::{DataChannel, DataChannelOptions};
 use crate::error::{Error, Result};
 use crate::media::local_track::lock;
 use crate::media::{LocalTrack, RemoteTrack};
-use crate::signalling::{JoinRequest, MemberId, MemberInfo, SignalEvent, Signaller, WsSignaller};
+use crate::signalling::{
+    JoinRequest, MemberId, MemberInfo, OfferRole, SignalEvent, Signaller, signaller_for_url,
+};
 use crate::stats::{CallStats, collect_member_stats};
 use outgoing::{Outgoing, OutgoingTrack};
 use peer::{LinkContext, PeerLink};
@@ -76,27 +80,42 @@ impl std::fmt::Debug for Call {
 }
 
 impl Call {
-    /// Joins `room` on the embedded signalling server at `url` (`ws://host:port/ws`).
+    /// Joins through the signaller `url` names ([`signaller_for_url`]): `room`
+    /// on a room server (`ws://host:port/ws`, `wss://…`), or a session with a
+    /// WHIP or WHEP endpoint (`whip+https://…`, `whep+http://…`; `room` is
+    /// then only a label). A WHIP session sends what [`join_with_tracks`](Self::join_with_tracks)
+    /// gives it: use that to publish.
     pub async fn join_url(
         url: &str,
         room: &str,
         display_name: &str,
         options: CallOptions,
     ) -> Result<(Call, CallEvents)> {
-        let request = JoinRequest {
-            room: room.to_owned(),
-            display_name: display_name.to_owned(),
-            token: None,
-        };
-        Call::join(Arc::new(WsSignaller::new(url)), request, options).await
+        let signaller = signaller_for_url(url, &options)?;
+        Call::join(signaller, JoinRequest::new(room, display_name), options).await
     }
 
     /// Joins a room through `signaller`. Members already there are reported
-    /// as [`CallEvent::MemberJoined`] first.
+    /// as [`CallEvent::MemberJoined`] first. Where the signaller's session is
+    /// created by our first offer (WHIP, WHEP), this returns once that offer
+    /// was answered, or with the service's refusal
+    /// ([`Error::protocol_details`](crate::Error::protocol_details)).
     pub async fn join(
         signaller: Arc<dyn Signaller>,
         request: JoinRequest,
         options: CallOptions,
+    ) -> Result<(Call, CallEvents)> {
+        Call::join_with_tracks(signaller, request, options, &[]).await
+    }
+
+    /// [`join`](Self::join) with `tracks` sent from the first offer on. A
+    /// session that cannot be renegotiated (WHIP: a new track needs a new
+    /// session) carries only the tracks given here.
+    pub async fn join_with_tracks(
+        signaller: Arc<dyn Signaller>,
+        request: JoinRequest,
+        options: CallOptions,
+        tracks: &[LocalTrack],
     ) -> Result<(Call, CallEvents)> {
         let room = request.room.clone();
         let joined = signaller.join(request).await?;
@@ -113,17 +132,45 @@ impl Call {
                 ctx,
                 room,
                 links: tokio::sync::Mutex::new(HashMap::new()),
-                tracks: Mutex::new(Vec::new()),
+                tracks: Mutex::new(
+                    tracks
+                        .iter()
+                        .map(|t| Arc::new(t.clone()) as Outgoing)
+                        .collect(),
+                ),
                 signalling_task: Mutex::new(None),
                 left: AtomicBool::new(false),
             }),
         };
+        let mut links = Vec::new();
         for member in joined.members {
-            call.add_member(member).await;
+            let offer_only = call
+                .inner
+                .ctx
+                .signaller
+                .negotiation(&call.inner.ctx.self_id, &member)
+                .role
+                == OfferRole::Offerer;
+            links.push((offer_only, call.add_member(member).await));
         }
         let weak = Arc::downgrade(&call.inner);
         let task = tokio::spawn(signalling_loop(weak, joined.events));
         *lock(&call.inner.signalling_task) = Some(task);
+        // A session that our first offer creates (WHIP/WHEP) exists only once
+        // the service has taken that offer: its refusal is the join's.
+        for (offer_only, link) in links {
+            let outcome = match link {
+                Some(link) => link.first_offer().await,
+                None if offer_only => Some(Err(Error::negotiation(
+                    "could not create the peer connection for the session",
+                ))),
+                None => None,
+            };
+            if let Some(Err(err)) = outcome {
+                let _ = call.leave().await;
+                return Err(err);
+            }
+        }
         Ok((call, CallEvents { rx: events_rx }))
     }
 
@@ -204,6 +251,7 @@ impl Call {
     /// Starts sending an outgoing track of any kind (see [`add_track`](Self::add_track)).
     pub(crate) async fn add_outgoing(&self, track: Outgoing) -> Result<()> {
         self.ensure_joined()?;
+        self.ensure_renegotiable(track.as_ref())?;
         {
             let mut tracks = lock(&self.inner.tracks);
             if tracks.iter().any(|t| t.same_as(track.as_ref())) {
@@ -237,6 +285,7 @@ impl Call {
     /// Stops sending an outgoing track of any kind.
     pub(crate) async fn remove_outgoing(&self, track: &dyn OutgoingTrack) -> Result<()> {
         self.ensure_joined()?;
+        self.ensure_renegotiable(track)?;
         let removed = {
             let mut tracks = lock(&self.inner.tracks);
             let index = tracks.iter().position(|t| t.same_as(track));
@@ -276,6 +325,24 @@ impl Call {
         link.create_data_channel(label, &options).await
     }
 
+    /// Restarts ICE with `member` now (new credentials, new candidates), as
+    /// after a network change; the call does so by itself when a connection
+    /// fails. Only the side that offers restarts (the signaller's policy):
+    /// elsewhere this does nothing.
+    pub async fn restart_ice(&self, member: &MemberId) -> Result<()> {
+        self.ensure_joined()?;
+        let link = self
+            .inner
+            .links
+            .lock()
+            .await
+            .get(member)
+            .cloned()
+            .ok_or_else(|| Error::invalid_argument(format!("no member {member} in the call")))?;
+        link.restart_ice();
+        Ok(())
+    }
+
     /// A snapshot of the call's statistics, per member and per track.
     pub async fn stats(&self) -> CallStats {
         let mut members = Vec::new();
@@ -306,12 +373,40 @@ impl Call {
             .drain()
             .map(|(_, l)| l)
             .collect();
+        // A session protocol (WHIP/WHEP) ends the session with the leave
+        // (DELETE) first; a room member closes its connections, then leaves.
+        let leave_first = links.iter().any(|l| l.leaves_first());
+        let early = if leave_first {
+            Some(self.inner.ctx.signaller.leave().await)
+        } else {
+            None
+        };
         for link in links {
             link.close().await;
         }
-        let result = self.inner.ctx.signaller.leave().await;
+        let result = match early {
+            Some(result) => result,
+            None => self.inner.ctx.signaller.leave().await,
+        };
         tracing::info!(room = %self.inner.room, "left room");
         result
+    }
+
+    /// Tracks can change only where every session can be renegotiated.
+    fn ensure_renegotiable(&self, track: &dyn OutgoingTrack) -> Result<()> {
+        let fixed = self
+            .inner
+            .links
+            .try_lock()
+            .map(|links| links.values().any(|l| !l.can_renegotiate()))
+            .unwrap_or(false);
+        if fixed {
+            return Err(Error::invalid_argument(format!(
+                "track {}: this call's session cannot be renegotiated (WHIP/WHEP): give its tracks to Call::join_with_tracks, or start a new session",
+                track.id()
+            )));
+        }
+        Ok(())
     }
 
     fn ensure_joined(&self) -> Result<()> {
@@ -327,7 +422,12 @@ impl Call {
 
     async fn add_member(&self, member: MemberInfo) -> Option<Arc<PeerLink>> {
         let tracks = lock(&self.inner.tracks).clone();
-        match PeerLink::start(self.inner.ctx.clone(), member.clone(), &tracks).await {
+        let policy = self
+            .inner
+            .ctx
+            .signaller
+            .negotiation(&self.inner.ctx.self_id, &member);
+        match PeerLink::start(self.inner.ctx.clone(), member.clone(), &tracks, policy).await {
             Ok(link) => {
                 let old = self
                     .inner
@@ -399,6 +499,13 @@ async fn signalling_loop(call: std::sync::Weak<Inner>, mut events: mpsc::Receive
                 match link {
                     Some(link) => link.deliver(message),
                     None => tracing::warn!(%from, "signalling message from unknown member"),
+                }
+            }
+            SignalEvent::IceServers(servers) => {
+                for link in call.links().await {
+                    if let Err(err) = link.add_ice_servers(&servers).await {
+                        tracing::warn!(%err, "could not add the signaller's ICE servers");
+                    }
                 }
             }
             SignalEvent::Error(message) => {

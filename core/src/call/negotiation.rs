@@ -1,10 +1,13 @@
-//! Perfect negotiation (W3C WebRTC §10.7) as a plain state machine: it decides,
-//! the peer link acts. No I/O, so glare handling is unit-tested directly.
+//! Offer/answer negotiation as a plain state machine: it decides, the peer
+//! link acts. No I/O, so glare handling is unit-tested directly.
 //!
-//! Roles: of two members, the one with the greater id is *polite*. Either side
-//! may offer whenever it needs to; on a collision the impolite side ignores
-//! the incoming offer and the polite side rolls its own back, answers, and
-//! offers again afterwards.
+//! The role comes from the signaller ([`OfferRole`]). With perfect negotiation
+//! (W3C WebRTC §10.7) either side may offer whenever it needs to; on a
+//! collision the impolite side ignores the incoming offer and the polite side
+//! rolls its own back, answers, and offers again afterwards. An offerer-only
+//! side ignores offers; an answerer-only side never offers.
+
+use crate::signalling::OfferRole;
 
 /// What to do with an incoming offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,17 +24,17 @@ pub(crate) enum OfferDecision {
 /// Negotiation state of one peer connection.
 #[derive(Debug, Clone)]
 pub(crate) struct Negotiator {
-    polite: bool,
+    role: OfferRole,
     offer_in_flight: bool,
     wants_offer: bool,
     ignoring_offer: bool,
 }
 
 impl Negotiator {
-    /// A negotiator for our side of a pair; `polite` from [`is_polite`].
-    pub(crate) fn new(polite: bool) -> Self {
+    /// A negotiator for our side of a pair, in the role the signaller gave us.
+    pub(crate) fn new(role: OfferRole) -> Self {
         Self {
-            polite,
+            role,
             offer_in_flight: false,
             wants_offer: false,
             ignoring_offer: false,
@@ -45,7 +48,7 @@ impl Negotiator {
 
     /// True when an offer should be created now.
     pub(crate) fn should_offer(&self) -> bool {
-        self.wants_offer && !self.offer_in_flight
+        self.wants_offer && !self.offer_in_flight && self.role != OfferRole::Answerer
     }
 
     /// Our offer was set locally and sent.
@@ -62,7 +65,11 @@ impl Negotiator {
     /// An offer arrived from the remote.
     pub(crate) fn remote_offer(&mut self) -> OfferDecision {
         let collision = self.offer_in_flight;
-        self.ignoring_offer = !self.polite && collision;
+        self.ignoring_offer = match self.role {
+            OfferRole::Offerer => true,
+            OfferRole::Answerer => false,
+            OfferRole::Perfect { polite } => !polite && collision,
+        };
         if self.ignoring_offer {
             return OfferDecision::Ignore;
         }
@@ -89,25 +96,36 @@ impl Negotiator {
     }
 }
 
-/// The polite side of a pair is the member with the greater id.
-pub(crate) fn is_polite(self_id: &str, remote_id: &str) -> bool {
-    self_id > remote_id
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const IMPOLITE: OfferRole = OfferRole::Perfect { polite: false };
+    const POLITE: OfferRole = OfferRole::Perfect { polite: true };
+
     #[test]
-    fn roles_are_complementary() {
-        assert!(is_polite("b", "a"));
-        assert!(!is_polite("a", "b"));
+    fn one_sided_roles() {
+        let mut offerer = Negotiator::new(OfferRole::Offerer);
+        assert_eq!(
+            offerer.remote_offer(),
+            OfferDecision::Ignore,
+            "an offer-only client takes no offers"
+        );
+        offerer.request_offer();
+        assert!(offerer.should_offer());
+        let mut answerer = Negotiator::new(OfferRole::Answerer);
+        answerer.request_offer();
+        assert!(!answerer.should_offer(), "an answer-only side never offers");
+        assert_eq!(
+            answerer.remote_offer(),
+            OfferDecision::Accept { rollback: false }
+        );
     }
 
     #[test]
     fn glare_resolves_with_one_offer_winning() {
-        let mut impolite = Negotiator::new(false);
-        let mut polite = Negotiator::new(true);
+        let mut impolite = Negotiator::new(IMPOLITE);
+        let mut polite = Negotiator::new(POLITE);
         impolite.request_offer();
         polite.request_offer();
         assert!(impolite.should_offer() && polite.should_offer());
@@ -134,7 +152,7 @@ mod tests {
 
     #[test]
     fn requests_during_an_offer_wait_for_its_answer() {
-        let mut n = Negotiator::new(false);
+        let mut n = Negotiator::new(IMPOLITE);
         n.request_offer();
         n.offer_sent();
         n.request_offer();
@@ -145,7 +163,7 @@ mod tests {
 
     #[test]
     fn stale_answers_are_not_applied() {
-        let mut n = Negotiator::new(true);
+        let mut n = Negotiator::new(POLITE);
         assert!(!n.remote_answer());
     }
 }

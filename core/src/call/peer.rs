@@ -4,23 +4,23 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
-use tokio::sync::mpsc;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use webrtc::data_channel::{DataChannel as RtcDataChannel, RTCDataChannelInit};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState, RTCSessionDescription,
+    PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCIceGatheringState,
+    RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
 };
 
 use super::codec_preferences::offer_every_codec;
 use super::dtls_role::{SetupRole, declared_role, force_role, role_from_remote_answer};
 use super::event::{CallEvent, ConnectionState};
 use super::factory::build_peer_connection;
-use super::negotiation::{Negotiator, OfferDecision, is_polite};
-use super::options::CallOptions;
+use super::negotiation::{Negotiator, OfferDecision};
 use super::outgoing::Outgoing;
 use super::sctp_anchor::{AnchorState, SctpAnchor};
 use super::stream_feedback::FeedbackRegistry;
@@ -29,7 +29,10 @@ use crate::error::{Error, Result, WebRtcResultExt};
 use crate::media::RemoteTrack;
 use crate::media::local_track::lock;
 use crate::media::remote_track::TrackNotice;
-use crate::signalling::{IceCandidate, MemberId, MemberInfo, PeerMessage, Signaller};
+use crate::options::{CallOptions, IceServer};
+use crate::signalling::{
+    IceCandidate, MemberId, MemberInfo, NegotiationPolicy, OfferRole, PeerMessage, Signaller,
+};
 use crate::stats::BitrateMeter;
 
 /// What every link of a call shares.
@@ -79,7 +82,8 @@ struct Shared {
     member: MemberInfo,
     ctx: Arc<LinkContext>,
     commands: mpsc::UnboundedSender<Command>,
-    polite: bool,
+    /// Who offers and what the session can carry, as the signaller decided.
+    policy: NegotiationPolicy,
     state: Mutex<ConnectionState>,
     remote_tracks: Mutex<Vec<RemoteTrack>>,
     data_channels: Mutex<Vec<DataChannel>>,
@@ -104,26 +108,30 @@ pub(crate) struct PeerLink {
     shared: Arc<Shared>,
     pc: Arc<dyn PeerConnection>,
     task: JoinHandle<()>,
-    sctp_anchor: SctpAnchor,
+    /// The data transport's anchor channel; none when the policy has no data channels.
+    sctp_anchor: Option<SctpAnchor>,
     meter: Mutex<BitrateMeter>,
     /// The RTCP handling of the forwarded streams this connection sends.
     feedback: Arc<FeedbackRegistry>,
+    /// The outcome of our first offer, for an offer-only link (see `first_offer`).
+    first_offer: Mutex<Option<oneshot::Receiver<Result<()>>>>,
 }
 
 impl PeerLink {
-    /// Builds the peer connection with `member`, adds `tracks`, and starts negotiating.
+    /// Builds the peer connection with `member`, adds `tracks`, and starts
+    /// negotiating as `policy` says.
     pub(crate) async fn start(
         ctx: Arc<LinkContext>,
         member: MemberInfo,
         tracks: &[Outgoing],
+        policy: NegotiationPolicy,
     ) -> Result<Arc<PeerLink>> {
         let (commands, command_rx) = mpsc::unbounded_channel();
-        let polite = is_polite(&ctx.self_id, &member.id);
         let shared = Arc::new(Shared {
             member,
             ctx: ctx.clone(),
             commands,
-            polite,
+            policy,
             state: Mutex::new(ConnectionState::Connecting),
             remote_tracks: Mutex::new(Vec::new()),
             data_channels: Mutex::new(Vec::new()),
@@ -142,24 +150,52 @@ impl PeerLink {
         // starts SCTP only when DTLS comes up, so a data channel first added by a
         // renegotiation after that would never open; and Chromium loses a pending
         // data channel's section when its offer is rolled back in glare.
-        let sctp_anchor = pc
-            .create_data_channel(
-                "rtcgate-transport",
-                Some(RTCDataChannelInit {
-                    negotiated: Some(SCTP_ANCHOR_ID),
-                    ..Default::default()
-                }),
-            )
-            .await
-            .webrtc()?;
-        let task = tokio::spawn(run(shared.clone(), pc.clone(), command_rx));
+        let sctp_anchor = if shared.policy.data_channels {
+            let anchor = pc
+                .create_data_channel(
+                    "rtcgate-transport",
+                    Some(RTCDataChannelInit {
+                        negotiated: Some(SCTP_ANCHOR_ID),
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .webrtc()?;
+            Some(SctpAnchor::watch(anchor))
+        } else {
+            None
+        };
+        // An offer that asks to receive what we do not send (a WHEP client).
+        if shared.policy.role == OfferRole::Offerer {
+            for kind in &shared.policy.receive_only {
+                pc.add_transceiver_from_kind(
+                    kind.to_rtc(),
+                    Some(RTCRtpTransceiverInit {
+                        direction: RTCRtpTransceiverDirection::Recvonly,
+                        streams: Vec::new(),
+                        send_encodings: Vec::new(),
+                    }),
+                )
+                .await
+                .webrtc()?;
+            }
+        }
+        let (first_offer_tx, first_offer_rx) = match shared.policy.role {
+            OfferRole::Offerer => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            }
+            _ => (None, None),
+        };
+        let task = tokio::spawn(run(shared.clone(), pc.clone(), command_rx, first_offer_tx));
         let link = Arc::new(PeerLink {
             shared,
             pc,
             task,
-            sctp_anchor: SctpAnchor::watch(sctp_anchor),
+            sctp_anchor,
             meter: Mutex::new(BitrateMeter::default()),
             feedback,
+            first_offer: Mutex::new(first_offer_rx),
         });
         for track in tracks {
             link.add_track_to_connection(track).await?;
@@ -203,11 +239,15 @@ impl PeerLink {
         let _ = self.shared.commands.send(Command::Remote(message));
     }
 
-    /// The impolite side offers at once; the polite side waits a moment for
-    /// that offer (and then offers for its own tracks), and offers by itself
-    /// only if none came (a remote that never offers, e.g. an answer-only peer).
+    /// The offerer (or the impolite side) offers at once; the polite side
+    /// waits a moment for that offer (and then offers for its own tracks), and
+    /// offers by itself only if none came (a remote that never offers); an
+    /// answer-only side waits.
     fn start_negotiation(&self) {
-        if !self.shared.polite {
+        if self.shared.policy.role == OfferRole::Answerer {
+            return;
+        }
+        if self.shared.policy.offers_first() {
             let _ = self
                 .shared
                 .commands
@@ -219,6 +259,53 @@ impl PeerLink {
             tokio::time::sleep(POLITE_FIRST_OFFER_DELAY).await;
             let _ = commands.send(Command::OfferIfNoneReceived);
         });
+    }
+
+    /// The result of our first offer on an offer-only link (the request that
+    /// creates the session, e.g. a WHIP POST): `None` for other links, or when
+    /// already taken.
+    pub(crate) async fn first_offer(&self) -> Option<Result<()>> {
+        let rx = lock(&self.first_offer).take()?;
+        Some(
+            rx.await
+                .unwrap_or_else(|_| Err(Error::closed("the link closed before its first offer"))),
+        )
+    }
+
+    /// Asks for an ICE restart, if this side is the one that restarts.
+    pub(crate) fn restart_ice(&self) {
+        if self.shared.policy.restarts_ice() {
+            let _ = self.shared.commands.send(Command::RestartIce);
+        }
+    }
+
+    /// Whether the session can carry tracks added or removed later.
+    pub(crate) fn can_renegotiate(&self) -> bool {
+        self.shared.policy.renegotiation
+    }
+
+    /// The signaller's leave must come before the connection closes.
+    pub(crate) fn leaves_first(&self) -> bool {
+        self.shared.policy.leave_first
+    }
+
+    /// Adds ICE servers the signalling service offered, for candidates
+    /// gathered from now on.
+    pub(crate) async fn add_ice_servers(&self, servers: &[IceServer]) -> Result<()> {
+        let current = self.pc.get_configuration().await;
+        let mut all = current.ice_servers().to_vec();
+        all.extend(servers.iter().map(|server| RTCIceServer {
+            urls: server.urls.clone(),
+            username: server.username.clone(),
+            credential: server.credential.clone(),
+        }));
+        let configuration = RTCConfigurationBuilder::new()
+            .with_ice_servers(all)
+            .with_ice_transport_policy(current.ice_transport_policy())
+            .with_bundle_policy(current.bundle_policy())
+            .with_rtcp_mux_policy(current.rtcp_mux_policy())
+            .build();
+        self.pc.set_configuration(configuration).await.webrtc()
     }
 
     /// Adds an outgoing track to this connection and renegotiates.
@@ -293,7 +380,13 @@ impl PeerLink {
     /// webrtc-rs 0.21 never opens a channel created while the association
     /// is being established (test `data_channels_opened_while_connecting_open`).
     async fn wait_for_sctp(&self) -> Result<()> {
-        match self.sctp_anchor.settled(SCTP_WAIT).await {
+        let Some(anchor) = &self.sctp_anchor else {
+            return Err(Error::invalid_argument(format!(
+                "the session with {} carries no data channels (its signalling protocol has none)",
+                self.shared.member.id
+            )));
+        };
+        match anchor.settled(SCTP_WAIT).await {
             Some(AnchorState::Open) => Ok(()),
             Some(_) => Err(Error::closed("the connection with the member closed")),
             None => Err(Error::timeout(format!(
@@ -347,11 +440,14 @@ async fn run(
     shared: Arc<Shared>,
     pc: Arc<dyn PeerConnection>,
     mut commands: mpsc::UnboundedReceiver<Command>,
+    first_offer: Option<oneshot::Sender<Result<()>>>,
 ) {
     let mut negotiation = Negotiation {
-        negotiator: Negotiator::new(shared.polite),
+        negotiator: Negotiator::new(shared.policy.role),
+        first_offer,
         pending_candidates: Vec::new(),
         remote_description_set: false,
+        offered_once: false,
         dtls_role: None,
         offered_changes: 0,
         shared,
@@ -371,8 +467,12 @@ async fn run(
 
 struct Negotiation {
     negotiator: Negotiator,
+    /// Told the outcome of our first offer (offer-only links).
+    first_offer: Option<oneshot::Sender<Result<()>>>,
     pending_candidates: Vec<RTCIceCandidateInit>,
     remote_description_set: bool,
+    /// We have made an offer in this session.
+    offered_once: bool,
     /// Our DTLS role once the first exchange settled it (see `dtls_role`).
     dtls_role: Option<SetupRole>,
     /// `Shared::changes` when our last offer was created.
@@ -387,17 +487,18 @@ impl Negotiation {
             // Several changes in a row need one offer, not one each.
             Command::Negotiate { force } => {
                 if force || self.unoffered_changes() {
-                    self.negotiator.request_offer()
+                    self.request_offer()
                 }
             }
             Command::OfferIfNoneReceived => {
                 if !self.remote_description_set {
-                    self.negotiator.request_offer()
+                    self.request_offer()
                 }
             }
             Command::RestartIce => {
                 tracing::info!(member = %self.shared.member.id, "restarting ICE");
                 self.pc.restart_ice().await.webrtc()?;
+                // Carried even where renegotiation is not (a WHIP PATCH).
                 self.negotiator.request_offer();
             }
             Command::Remote(PeerMessage::Offer(sdp)) => {
@@ -418,6 +519,16 @@ impl Negotiation {
         Ok(())
     }
 
+    /// Asks for an offer, unless the policy forbids renegotiating a session
+    /// that has had its first offer.
+    fn request_offer(&mut self) {
+        if self.offered_once && !self.shared.policy.renegotiation {
+            tracing::debug!(member = %self.shared.member.id, "no renegotiation in this session");
+            return;
+        }
+        self.negotiator.request_offer()
+    }
+
     /// Local changes made since our last offer was created.
     fn unoffered_changes(&self) -> bool {
         self.shared.changes.load(Ordering::SeqCst) > self.offered_changes
@@ -425,6 +536,7 @@ impl Negotiation {
 
     async fn make_offer(&mut self) -> Result<()> {
         self.offered_changes = self.shared.changes.load(Ordering::SeqCst);
+        self.offered_once = true;
         let result = async {
             let offer = self.pc.create_offer(None).await.webrtc()?;
             self.pc.set_local_description(offer).await.webrtc()?;
@@ -439,7 +551,15 @@ impl Negotiation {
             }
             Err(_) => self.negotiator.offer_failed(),
         }
-        result
+        // The first offer of an offer-only link is the request that creates the
+        // session: whoever joined gets its outcome (a refusal with its details).
+        match self.first_offer.take() {
+            Some(first) => {
+                let _ = first.send(result);
+                Ok(())
+            }
+            None => result,
+        }
     }
 
     async fn on_offer(&mut self, sdp: String) -> Result<()> {
@@ -478,7 +598,7 @@ impl Negotiation {
         self.after_description().await;
         if self.unoffered_changes() {
             // Our tracks may not fit the remote's m-lines: offer them ourselves.
-            self.negotiator.request_offer();
+            self.request_offer();
         }
         Ok(())
     }
@@ -620,6 +740,28 @@ impl PeerConnectionEventHandler for LinkHandler {
         }
     }
 
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state != RTCIceGatheringState::Complete || !self.shared.policy.end_of_candidates {
+            return;
+        }
+        let member = &self.shared.member.id;
+        // An empty candidate ends them (RTCIceCandidateInit's convention).
+        let end = IceCandidate {
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+            ..IceCandidate::default()
+        };
+        if let Err(err) = self
+            .shared
+            .ctx
+            .signaller
+            .send(member, PeerMessage::Candidate(end))
+            .await
+        {
+            tracing::debug!(%member, %err, "could not send end of candidates");
+        }
+    }
+
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         let state = match state {
             RTCPeerConnectionState::Connected => ConnectionState::Connected,
@@ -643,8 +785,8 @@ impl PeerConnectionEventHandler for LinkHandler {
         self.shared
             .ctx
             .emit(CallEvent::ConnectionStateChanged { member, state });
-        if state == ConnectionState::Failed && !self.shared.polite {
-            // The impolite side restarts; the polite side answers the restart offer.
+        if state == ConnectionState::Failed && self.shared.policy.restarts_ice() {
+            // The offerer (impolite side) restarts; the other side answers the restart offer.
             let commands = self.shared.commands.clone();
             let delay = self.shared.ctx.options.ice_restart_delay;
             tokio::spawn(async move {

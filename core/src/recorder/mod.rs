@@ -33,7 +33,7 @@ use crate::call::{Call, CallEvent, CallEvents, CallOptions};
 use crate::error::Result;
 use crate::media::RemoteTrack;
 use crate::media::local_track::lock;
-use crate::signalling::{JoinRequest, MemberId, Signaller, WsSignaller};
+use crate::signalling::{JoinRequest, MemberId, Signaller, signaller_for_url};
 use participant::ParticipantRecorder;
 
 /// Records a call: one file per participant. Cheap to clone.
@@ -58,8 +58,10 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// Joins `room` on the embedded signalling server at `url` as a
-    /// receive-only member named `display_name` and records everyone in it.
+    /// Joins `room` through the signaller `url` names
+    /// ([`signaller_for_url`]: a room server, or a WHEP endpoint to record
+    /// its stream) as a receive-only member named `display_name` and records
+    /// everyone in it.
     pub async fn join(
         url: &str,
         room: &str,
@@ -67,12 +69,8 @@ impl Recorder {
         call_options: CallOptions,
         options: RecorderOptions,
     ) -> Result<(Recorder, RecorderEvents)> {
-        let request = JoinRequest {
-            room: room.to_owned(),
-            display_name: display_name.to_owned(),
-            token: None,
-        };
-        let signaller = Arc::new(WsSignaller::new(url));
+        let request = JoinRequest::new(room, display_name);
+        let signaller = signaller_for_url(url, &call_options)?;
         Recorder::join_with(signaller, request, call_options, options).await
     }
 

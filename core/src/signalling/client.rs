@@ -15,11 +15,13 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, timeout};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
+use tokio_tungstenite::{
+    Connector, MaybeTlsStream, WebSocketStream, connect_async_tls_with_config,
+};
 use tracing::{debug, info, warn};
 
 use super::protocol::{ClientMessage, MemberId, MemberInfo, Meta, PROTOCOL_VERSION, ServerMessage};
-use super::{JoinRequest, Joined, PeerMessage, SignalEvent, Signaller};
+use super::{JoinRequest, Joined, NegotiationPolicy, PeerMessage, SignalEvent, Signaller};
 use crate::error::{Error, Result};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -78,6 +80,7 @@ pub struct WsSignaller {
     idle_timeout: Duration,
     timeout: Duration,
     meta: Option<Meta>,
+    ca_files: Vec<std::path::PathBuf>,
     member_meta: broadcast::Sender<MemberMeta>,
     state: Mutex<State>,
 }
@@ -124,6 +127,7 @@ impl WsSignaller {
             idle_timeout: Duration::from_secs(45),
             timeout: Duration::from_secs(10),
             meta: None,
+            ca_files: Vec::new(),
             member_meta: broadcast::channel(META_QUEUE).0,
             state: Mutex::new(State::Idle),
         }
@@ -135,6 +139,14 @@ impl WsSignaller {
     #[must_use]
     pub fn with_meta(mut self, meta: Meta) -> Self {
         self.meta = (!meta.is_empty()).then_some(meta);
+        self
+    }
+
+    /// Trusts the CA certificates of these PEM files for `wss://`, besides
+    /// the system's roots.
+    #[must_use]
+    pub fn with_ca_files(mut self, files: Vec<std::path::PathBuf>) -> Self {
+        self.ca_files = files;
         self
     }
 
@@ -214,8 +226,14 @@ impl WsSignaller {
             .write_buffer_size(0)
             .max_message_size(Some(MAX_INCOMING))
             .max_frame_size(Some(MAX_INCOMING));
+        let connector = if self.url.to_ascii_lowercase().starts_with("wss://") {
+            let tls = super::http_client::tls_client_config(&self.ca_files)?;
+            Some(Connector::Rustls(Arc::new(tls)))
+        } else {
+            None
+        };
         let (mut socket, _response) =
-            connect_async_with_config(self.url.as_str(), Some(config), true)
+            connect_async_tls_with_config(self.url.as_str(), Some(config), true, connector)
                 .await
                 .map_err(|e| Error::signalling(format!("connecting to {}: {e}", self.url)))?;
         let join = ClientMessage::Join {
@@ -345,6 +363,11 @@ impl Signaller for WsSignaller {
         }
         // Dropping the session aborts the task if it is still running.
         Ok(())
+    }
+
+    /// The room convention: perfect negotiation, the greater id polite.
+    fn negotiation(&self, self_id: &MemberId, remote: &MemberInfo) -> NegotiationPolicy {
+        NegotiationPolicy::room(self_id, &remote.id)
     }
 }
 

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::protocol::{IceCandidate, MemberId, MemberInfo};
-use super::{JoinRequest, Joined, PeerMessage, SignalEvent, Signaller};
+use super::{JoinRequest, Joined, NegotiationPolicy, PeerMessage, SignalEvent, Signaller};
 use crate::error::{Error, Result};
 use crate::media::local_track::lock;
 
@@ -92,10 +92,14 @@ impl DirectMessage {
 ///
 /// Who offers follows from the two ids, as in a room: the side with the
 /// smaller id offers first and wins glare (perfect negotiation), so both
-/// sides must be rtcgate calls or speak the same rule.
+/// sides must be rtcgate calls or speak the same rule — unless
+/// [`with_negotiation`](Self::with_negotiation) fixes the roles.
 #[derive(Debug)]
 pub struct DirectSignaller {
     shared: Arc<Shared>,
+    /// The negotiation the application's protocol fixes; by default the
+    /// room convention (perfect negotiation, roles from the ids).
+    policy: Option<NegotiationPolicy>,
 }
 
 /// The application's end of a [`DirectSignaller`].
@@ -138,6 +142,7 @@ impl DirectSignaller {
         (
             DirectSignaller {
                 shared: shared.clone(),
+                policy: None,
             },
             DirectTransport {
                 shared,
@@ -159,6 +164,17 @@ impl DirectSignaller {
     /// Our id, as the other side sees it.
     pub fn self_id(&self) -> &MemberId {
         &self.shared.self_id
+    }
+
+    /// Negotiates as `policy` says instead of the room convention: for an
+    /// application protocol where one side always offers (e.g.
+    /// [`NegotiationPolicy::answer_only`] on the side that receives offers,
+    /// with [`NegotiationPolicy::perfect`]`(false)` or
+    /// [`offer_once`](NegotiationPolicy::offer_once) on the other).
+    #[must_use]
+    pub fn with_negotiation(mut self, policy: NegotiationPolicy) -> Self {
+        self.policy = Some(policy);
+        self
     }
 }
 
@@ -345,6 +361,14 @@ impl Signaller for DirectSignaller {
             let _ = events.try_send(SignalEvent::Closed(None));
         }
         Ok(())
+    }
+
+    /// The policy given to [`with_negotiation`](DirectSignaller::with_negotiation),
+    /// else the room convention: perfect negotiation, the greater id polite.
+    fn negotiation(&self, self_id: &MemberId, remote: &MemberInfo) -> NegotiationPolicy {
+        self.policy
+            .clone()
+            .unwrap_or_else(|| NegotiationPolicy::room(self_id, &remote.id))
     }
 }
 

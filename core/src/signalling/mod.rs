@@ -1,22 +1,32 @@
-//! Signalling: the [`Signaller`] trait the call logic talks to, the embedded
-//! room protocol ([`protocol`]), its server ([`SignallingServer`]) and its
-//! WebSocket client ([`WsSignaller`]), and [`DirectSignaller`] for a peer whose
+//! Signalling: the [`Signaller`] trait the call logic talks to, and its
+//! implementations — the embedded room protocol ([`protocol`], its server
+//! [`SignallingServer`] and WebSocket client [`WsSignaller`]), WHIP and WHEP
+//! clients ([`WhipSignaller`]), and [`DirectSignaller`] for a peer whose
 //! messages the application carries (or two calls in one process).
+//! [`signaller_for_url`] picks one from a URL.
 
 mod client;
 mod direct;
+mod http_client;
+mod policy;
 pub mod protocol;
 mod server;
+mod url;
+mod whip;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 pub use client::{MemberMeta, WsSignaller};
 pub use direct::{DirectMessage, DirectSignaller, DirectTransport};
+pub use policy::{NegotiationPolicy, OfferRole};
 pub use protocol::{ErrorCode, IceCandidate, MemberId, MemberInfo, Meta};
 pub use server::{RateLimitConfig, ServerConfig, SignallingServer};
+pub use url::{SignallingUrl, signaller_for_url};
+pub use whip::{WhipKind, WhipSignaller};
 
 use crate::error::Result;
+use crate::options::IceServer;
 
 /// What a member of a room asks for when it joins.
 ///
@@ -81,6 +91,10 @@ pub enum SignalEvent {
         /// The message.
         message: PeerMessage,
     },
+    /// ICE servers the signalling service offers (WHIP/WHEP `Link:
+    /// rel="ice-server"`): the call adds them to its configuration, for the
+    /// candidates it gathers from then on (an ICE restart).
+    IceServers(Vec<IceServer>),
     /// The server reported an error that did not end the session.
     Error(String),
     /// The signalling session ended (server closed, network error, or leave).
@@ -98,18 +112,35 @@ pub struct Joined {
     pub events: mpsc::Receiver<SignalEvent>,
 }
 
-/// A signalling protocol: how a call finds the other members of a room and
-/// exchanges offers, answers and candidates with them.
+/// A signalling protocol: how a call finds its remote peers and exchanges
+/// offers, answers and candidates with them.
+///
+/// The shape fits a room (many members that come and go), a one-peer
+/// offer/answer protocol (WHIP/WHEP: the endpoint is the one member, present
+/// from the start) and a transport the application provides: `join` says who
+/// is there, events say who comes and goes and what they send, and
+/// [`negotiation`](Self::negotiation) decides, per peer, who offers and what
+/// the session can carry. The call follows that policy and knows nothing of
+/// the protocol.
 ///
 /// One value is one session: `join` once, then `send` any number of times,
-/// then `leave`. Implementations exist per protocol (the embedded room
-/// protocol today; WHIP/WHEP, Janus or LiveKit can plug in here).
+/// then `leave`. Errors a service answers with are
+/// [`ErrorKind::SignallingRejected`](crate::ErrorKind::SignallingRejected)
+/// with [`Error::protocol_details`](crate::Error::protocol_details).
 #[async_trait]
 pub trait Signaller: Send + Sync + 'static {
-    /// Connects and joins the room.
+    /// Connects and joins. A signaller for one peer reports it in
+    /// [`Joined::members`].
     async fn join(&self, request: JoinRequest) -> Result<Joined>;
-    /// Sends a negotiation message to another member of the room.
+    /// Sends a negotiation message to a remote peer. For an offer-only
+    /// protocol the first offer is the request that creates the session (a
+    /// WHIP POST), and its answer comes back as an event; its refusal is
+    /// this call's error, which [`Call::join`](crate::Call::join) returns.
     async fn send(&self, to: &MemberId, message: PeerMessage) -> Result<()>;
     /// Leaves the room and closes the session. Idempotent.
     async fn leave(&self) -> Result<()>;
+    /// How the call negotiates with `remote` (we are `self_id`): who offers,
+    /// whether renegotiation and ICE restarts can be carried, whether the
+    /// session has data channels. Asked once per remote peer, when it appears.
+    fn negotiation(&self, self_id: &MemberId, remote: &MemberInfo) -> NegotiationPolicy;
 }

@@ -5,6 +5,7 @@ pub mod netem;
 pub mod path;
 pub mod probe;
 pub mod turn;
+pub mod whip_endpoint;
 
 use std::future::Future;
 use std::net::SocketAddr;

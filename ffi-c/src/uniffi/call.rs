@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rtcgate_core::signalling::{JoinRequest, WsSignaller};
+use rtcgate_core::signalling::{JoinRequest, Signaller, signaller_for_url};
 use rtcgate_core::{
     CallEvent as CoreEvent, CallEvents, CallOptions, IceServer, IceTransportPolicy,
 };
@@ -50,6 +50,11 @@ pub struct CallConfig {
     /// refused with `SignallingRejected` (code `wrong-token`).
     #[uniffi(default = None)]
     pub token: Option<String>,
+    /// Further call options in their text form, applied after the fields
+    /// above: e.g. `"ice-timeouts=2s,5s,500ms socket-buffer-size=1M tls-ca=/path/ca.pem"`
+    /// (docs/signalling.md, "Call options as text").
+    #[uniffi(default = "")]
+    pub options: String,
 }
 
 impl CallConfig {
@@ -78,22 +83,25 @@ impl CallConfig {
                 .map_err(|e| invalid(format!("bind address {text:?}: {e}")))?;
             options.udp_addrs = vec![addr];
         }
+        let options = options.apply(&self.options)?;
         let timeout = Duration::from_millis(u64::from(self.join_timeout_ms.max(1)));
         Ok((options, timeout))
     }
 
-    /// The signaller for `url` and what to ask it for (room, name, token).
+    /// The signaller for `url` (a room server, or a WHIP/WHEP endpoint) and
+    /// what to ask it for (room, name, token).
     pub(crate) fn join_request(
         &self,
         url: &str,
         room: String,
         display_name: String,
-    ) -> (Arc<WsSignaller>, JoinRequest) {
+        options: &CallOptions,
+    ) -> Result<(Arc<dyn Signaller>, JoinRequest)> {
         let mut request = JoinRequest::new(room, display_name);
         if let Some(token) = &self.token {
             request = request.with_token(token.clone());
         }
-        (Arc::new(WsSignaller::new(url)), request)
+        Ok((signaller_for_url(url, options)?, request))
     }
 }
 
@@ -268,8 +276,8 @@ pub struct Call {
 
 #[uniffi::export]
 impl Call {
-    /// Joins `room` on the signalling server at `url` (`ws://HOST:PORT/ws`)
-    /// as `display_name`. Events (starting with the members already there)
+    /// Joins `room` through the signaller `url` names (`ws://HOST:PORT/ws`,
+    /// `wss://…`, `whip+https://…`, `whep+https://…`) as `display_name`. Events (starting with the members already there)
     /// go to `listener`.
     #[uniffi::constructor]
     pub async fn join(
@@ -283,7 +291,7 @@ impl Call {
             return Err(invalid("room and display name must not be empty"));
         }
         let (options, timeout) = config.to_options()?;
-        let (signaller, request) = config.join_request(&url, room, display_name);
+        let (signaller, request) = config.join_request(&url, room, display_name, &options)?;
         let joined = on_runtime(async move {
             tokio::time::timeout(
                 timeout,

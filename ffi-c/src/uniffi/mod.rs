@@ -117,9 +117,16 @@ impl From<rtcgate_core::Error> for RtcgateError {
         let detail = error.to_string();
         match error.kind() {
             K::SignallingRejected => RtcgateError::SignallingRejected {
+                // The room protocol's code, or `http-STATUS` for a WHIP/WHEP refusal.
                 code: error
                     .signalling_code()
                     .map(|code| code.as_str().to_owned())
+                    .or_else(|| {
+                        error
+                            .protocol_details()
+                            .and_then(|d| d.http_status())
+                            .map(|status| format!("http-{status}"))
+                    })
                     .unwrap_or_default(),
                 detail: error.message().to_owned(),
             },
@@ -367,8 +374,11 @@ mod tests {
             include_loopback: false,
             join_timeout_ms: 0,
             token: Some("secret".into()),
+            options: "ice-restart-delay=2s socket-buffer-size=64K".into(),
         };
         let (options, timeout) = config.to_options().unwrap();
+        assert_eq!(options.ice_restart_delay, Duration::from_secs(2));
+        assert_eq!(options.socket_buffer_size, 64 << 10);
         assert_eq!(options.ice_servers[0].username, "u");
         assert_eq!(
             options.ice_transport_policy,
@@ -379,7 +389,9 @@ mod tests {
             vec!["10.0.0.5:0".parse::<std::net::SocketAddr>().unwrap()]
         );
         assert!(timeout > Duration::ZERO);
-        let (_, request) = config.join_request("ws://127.0.0.1:9/ws", "room".into(), "me".into());
+        let (_, request) = config
+            .join_request("ws://127.0.0.1:9/ws", "room".into(), "me".into(), &options)
+            .unwrap();
         assert_eq!(request.token.as_deref(), Some("secret"));
         assert_eq!(
             (request.room.as_str(), request.display_name.as_str()),
@@ -388,6 +400,15 @@ mod tests {
         let bad = CallConfig {
             bind_address: Some("nowhere".into()),
             ..config
+        };
+        assert!(matches!(
+            bad.to_options(),
+            Err(RtcgateError::InvalidArgument { .. })
+        ));
+        let bad = CallConfig {
+            bind_address: None,
+            options: "ice-timeouts=soon".into(),
+            ..bad
         };
         assert!(matches!(
             bad.to_options(),

@@ -286,7 +286,8 @@ impl Recorder {
         }
         let (call_options, timeout) = call_config.to_options()?;
         let options = config.to_options()?;
-        let (signaller, request) = call_config.join_request(&url, room, display_name);
+        let (signaller, request) =
+            call_config.join_request(&url, room, display_name, &call_options)?;
         let (recorder, events) = on_runtime(async move {
             tokio::time::timeout(
                 timeout,

@@ -354,6 +354,18 @@ int main(int argc, char **argv) {
     EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_INVALID);
     cfg.join_timeout_ms = 0; cfg.token = "bad \xff";
     EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_UTF8);
+    /* call options in their text form, the signaller from the URL */
+    cfg.token = NULL; cfg.options = "ice-timeouts=soon";
+    EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_INVALID);
+    cfg.options = "no-such-option=1";
+    EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_INVALID);
+    cfg.options = NULL; cfg.url = "http://127.0.0.1:1/whip";
+    EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_INVALID);
+    cfg.url = "whip+http://127.0.0.1:1/whip";
+    EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_SIGNALLING);
+    cfg.url = url; cfg.tracks_count = 1;
+    EXPECT_CODE(rtcgate_call_join(&cfg, NULL, NULL), RTCGATE_ERR_NULL);
+    cfg.tracks_count = 0;
 
     /* ---- room tokens: the first member sets it, others must match ---- */
     cfg.room = "locked"; cfg.display_name = "owner"; cfg.token = "s3cret";

@@ -3,6 +3,7 @@
 //! ```text
 //! rtcgate record               # the main job: record a room (embedded server, test pattern if empty)
 //! rtcgate demo                 # server + web page + test-pattern member, prints what it receives
+//! rtcgate publish --to URL     # the test pattern (or clips) to a WHIP endpoint or a room
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG`, default `warn` without webrtc-rs's set-up
@@ -11,6 +12,7 @@
 mod demo;
 mod interfaces;
 mod monitor;
+mod publish;
 mod record;
 mod test_pattern;
 
@@ -35,6 +37,9 @@ enum Command {
     /// Start the embedded signalling server with the web page, and a native
     /// member that sends a test pattern and prints what it receives.
     Demo(demo::DemoArgs),
+    /// Send the test pattern (or clips) to a WHIP endpoint
+    /// (`whip+http(s)://…`) or into a room (`ws://…/ws`).
+    Publish(publish::PublishArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +72,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Record(args) => record::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Publish(args) => publish::run(args).await,
         }
     });
     match result {

@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use rtcgate_core::recorder::{
     ParticipantProgress, Recorder, RecorderEvent, RecorderEvents, RecorderOptions,
 };
-use rtcgate_core::signalling::{ServerConfig, SignallingServer};
+use rtcgate_core::signalling::{JoinRequest, ServerConfig, SignallingServer, signaller_for_url};
 
 use crate::interfaces::call_options;
 use crate::test_pattern::TestPattern;
@@ -33,10 +33,19 @@ pub enum TestPatternMode {
 /// Options of `rtcgate record`.
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// Signalling server to join (`ws://host:port/ws`); without it an
-    /// embedded server is started on `--listen`, serving the web page.
+    /// Where to record from: a room server (`ws(s)://host:port/ws`, with
+    /// --room) or a WHEP endpoint (`whep+http(s)://…`: its stream is the one
+    /// participant); without it an embedded server is started on `--listen`,
+    /// serving the web page.
     #[arg(long)]
     server: Option<String>,
+    /// Access token: the room's token, or the WHEP Bearer token.
+    #[arg(long)]
+    token: Option<String>,
+    /// Call options in their text form, e.g. "ice-server=stun:stun.example.org:3478 tls-ca=ca.pem"
+    /// (docs/signalling.md, "Call options as text").
+    #[arg(long, default_value = "")]
+    call_options: String,
     /// Address of the embedded server (HTTP page and WebSocket).
     #[arg(long, default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
@@ -100,9 +109,17 @@ pub async fn run(args: RecordArgs) -> Result<(), String> {
     let mut options = RecorderOptions::new(&args.out);
     options.latency = Duration::from_millis(args.latency_ms);
     options.spatial_layers = args.spatial_layers;
-    let (recorder, events) = Recorder::join(&url, &args.room, &args.name, call_options(), options)
+    let call_options = call_options()
+        .apply(&args.call_options)
+        .map_err(|e| e.to_string())?;
+    let signaller = signaller_for_url(&url, &call_options).map_err(|e| e.to_string())?;
+    let mut request = JoinRequest::new(&args.room, &args.name);
+    if let Some(token) = &args.token {
+        request = request.with_token(token);
+    }
+    let (recorder, events) = Recorder::join_with(signaller, request, call_options.clone(), options)
         .await
-        .map_err(|e| format!("cannot record room `{}`: {e}", args.room))?;
+        .map_err(|e| format!("cannot record room `{}` at {url}: {e}", args.room))?;
     println!(
         "rtcgate record: recording room `{}` into {}",
         args.room,
@@ -123,8 +140,7 @@ pub async fn run(args: RecordArgs) -> Result<(), String> {
         {
             println!("rtcgate record: nobody else here; starting a test-pattern member");
             let (pattern, _events) =
-                TestPattern::start(&url, &args.room, "testsrc", &args.media, call_options())
-                    .await?;
+                TestPattern::start(&url, &args.room, "testsrc", &args.media, call_options).await?;
             test_pattern = Some(pattern);
         }
     }

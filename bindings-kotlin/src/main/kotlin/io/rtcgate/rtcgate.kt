@@ -1390,7 +1390,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_rtcgate_checksum_method_signallingserver_url() and 0xFFFF) != 48672) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_rtcgate_checksum_constructor_call_join() and 0xFFFF) != 22968) {
+    if ((lib.uniffi_rtcgate_checksum_constructor_call_join() and 0xFFFF) != 2126) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_rtcgate_checksum_constructor_localtrack_new() and 0xFFFF) != 40123) {
@@ -2623,8 +2623,8 @@ open class Call: Disposable, AutoCloseable, CallInterface
     companion object {
         
     /**
-     * Joins `room` on the signalling server at `url` (`ws://HOST:PORT/ws`)
-     * as `display_name`. Events (starting with the members already there)
+     * Joins `room` through the signaller `url` names (`ws://HOST:PORT/ws`,
+     * `wss://…`, `whip+https://…`, `whep+https://…`) as `display_name`. Events (starting with the members already there)
      * go to `listener`.
      */
     @Throws(RtcgateException::class)
@@ -6351,6 +6351,13 @@ data class CallConfig (
      * refused with `SignallingRejected` (code `wrong-token`).
      */
     var `token`: kotlin.String? = null 
+    , 
+    /**
+     * Further call options in their text form, applied after the fields
+     * above: e.g. `"ice-timeouts=2s,5s,500ms socket-buffer-size=1M tls-ca=/path/ca.pem"`
+     * (docs/signalling.md, "Call options as text").
+     */
+    var `options`: kotlin.String = "" 
     
 ){
     
@@ -6373,6 +6380,7 @@ public object FfiConverterTypeCallConfig: FfiConverterRustBuffer<CallConfig> {
             FfiConverterBoolean.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
@@ -6382,7 +6390,8 @@ public object FfiConverterTypeCallConfig: FfiConverterRustBuffer<CallConfig> {
             FfiConverterOptionalString.allocationSize(value.`bindAddress`) +
             FfiConverterBoolean.allocationSize(value.`includeLoopback`) +
             FfiConverterUInt.allocationSize(value.`joinTimeoutMs`) +
-            FfiConverterOptionalString.allocationSize(value.`token`)
+            FfiConverterOptionalString.allocationSize(value.`token`) +
+            FfiConverterString.allocationSize(value.`options`)
     )
 
     override fun write(value: CallConfig, buf: ByteBuffer) {
@@ -6392,6 +6401,7 @@ public object FfiConverterTypeCallConfig: FfiConverterRustBuffer<CallConfig> {
             FfiConverterBoolean.write(value.`includeLoopback`, buf)
             FfiConverterUInt.write(value.`joinTimeoutMs`, buf)
             FfiConverterOptionalString.write(value.`token`, buf)
+            FfiConverterString.write(value.`options`, buf)
     }
 }
 

@@ -1,7 +1,11 @@
 //! The error type of rtcgate-core: one [`Error`] with an [`ErrorKind`] to
 //! branch on, a message for people, and the cause underneath.
 
+mod details;
+
 use std::fmt;
+
+pub use details::{ProblemDetails, ProtocolDetails};
 
 use crate::signalling::protocol::ErrorCode;
 
@@ -24,8 +28,9 @@ pub enum ErrorKind {
     Timeout,
     /// An I/O error (files, sockets).
     Io,
-    /// The signalling service refused a request (room full, bad token, …);
-    /// [`Error::signalling_code`] tells which.
+    /// The signalling service refused a request (room full, bad token, an
+    /// HTTP 4xx/5xx from a WHIP/WHEP server, …); [`Error::protocol_details`]
+    /// carries what the protocol said.
     SignallingRejected,
     /// The signalling connection failed, closed, or broke the protocol.
     Signalling,
@@ -74,7 +79,7 @@ type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub struct Error {
     kind: ErrorKind,
     message: String,
-    code: Option<ErrorCode>,
+    details: Option<Box<ProtocolDetails>>,
     source: Option<Source>,
 }
 
@@ -84,7 +89,7 @@ impl Error {
         Self {
             kind,
             message: message.into(),
-            code: None,
+            details: None,
             source: None,
         }
     }
@@ -108,10 +113,30 @@ impl Error {
         &self.message
     }
 
-    /// The room protocol's error code when the signalling server refused a
+    /// The room protocol's error code when our signalling server refused a
     /// request ([`ErrorKind::SignallingRejected`]), e.g. `room-full`.
     pub fn signalling_code(&self) -> Option<ErrorCode> {
-        self.code
+        match self.details.as_deref() {
+            Some(ProtocolDetails::Room(code)) => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// What the signalling protocol said when it refused a request: the room
+    /// protocol's code, or the HTTP status and problem details of a WHIP/WHEP
+    /// server.
+    ///
+    /// ```
+    /// # fn demo(err: rtcgate_core::Error) {
+    /// use rtcgate_core::ProtocolDetails;
+    ///
+    /// if let Some(ProtocolDetails::Http { status: 401 | 403, problem, .. }) = err.protocol_details() {
+    ///     eprintln!("not allowed: {:?}", problem.as_ref().and_then(|p| p.summary()));
+    /// }
+    /// # }
+    /// ```
+    pub fn protocol_details(&self) -> Option<&ProtocolDetails> {
+        self.details.as_deref()
     }
 
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
@@ -140,8 +165,13 @@ impl Error {
 
     /// The signalling server refused a request with `code`.
     pub(crate) fn signalling_rejected(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::rejected(ProtocolDetails::Room(code), message)
+    }
+
+    /// A signalling service refused a request; `details` say how.
+    pub(crate) fn rejected(details: ProtocolDetails, message: impl Into<String>) -> Self {
         Self {
-            code: Some(code),
+            details: Some(Box::new(details)),
             ..Self::new(ErrorKind::SignallingRejected, message)
         }
     }
@@ -238,8 +268,8 @@ impl fmt::Display for Error {
             ErrorKind::Negotiation => "negotiation",
             ErrorKind::WebRtc => "webrtc",
         };
-        match &self.code {
-            Some(code) => write!(f, "{prefix} ({code}): {}", self.message),
+        match &self.details {
+            Some(details) => write!(f, "{prefix} ({details}): {}", self.message),
             None => write!(f, "{prefix}: {}", self.message),
         }
     }
@@ -249,8 +279,8 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
         d.field("kind", &self.kind).field("message", &self.message);
-        if let Some(code) = &self.code {
-            d.field("code", code);
+        if let Some(details) = &self.details {
+            d.field("details", details);
         }
         if let Some(source) = &self.source {
             d.field("source", source);
@@ -343,6 +373,33 @@ mod tests {
             None,
             "only rejections carry a code"
         );
+    }
+
+    #[test]
+    fn http_refusals_carry_status_and_problem() {
+        let problem = ProblemDetails::from_json(
+            br#"{"type":"https://example.org/bad-token","title":"Unauthorized","status":401,"detail":"token expired"}"#,
+        );
+        let err = Error::rejected(
+            ProtocolDetails::Http {
+                status: 401,
+                problem: problem.clone(),
+                retry_after: None,
+            },
+            "WHIP POST refused: token expired",
+        );
+        assert_eq!(err.kind(), ErrorKind::SignallingRejected);
+        assert_eq!(err.signalling_code(), None);
+        let details = err.protocol_details().unwrap();
+        assert_eq!(details.http_status(), Some(401));
+        assert!(
+            matches!(details, ProtocolDetails::Http { problem: Some(p), .. } if p.summary() == Some("token expired"))
+        );
+        assert_eq!(
+            err.to_string(),
+            "signalling rejected (HTTP 401): WHIP POST refused: token expired"
+        );
+        assert!(ProblemDetails::from_json(b"<html>").is_none());
     }
 
     #[test]

@@ -1,6 +1,13 @@
-//! [`CallOptions`]: how a call builds its peer connections.
+//! [`CallOptions`]: how a call builds its peer connections and reaches its
+//! signalling service, with a `key=value` text form ([`CallOptions::parse`])
+//! that every surface (C, Kotlin/Swift, GStreamer, the CLI) shares.
+
+mod parse;
+
+pub use parse::CALL_OPTION_KEYS;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A STUN or TURN server.
@@ -77,9 +84,9 @@ pub enum IceTransportPolicy {
 /// ICE sends a consent check (STUN binding request) on the selected path every
 /// `keepalive_interval`; any packet from the other side counts as life. After
 /// `disconnected` without one the connection is
-/// [`Disconnected`](super::ConnectionState::Disconnected) (it comes back by
+/// [`Disconnected`](crate::ConnectionState::Disconnected) (it comes back by
 /// itself if packets resume); after a further `failed` it is
-/// [`Failed`](super::ConnectionState::Failed) and the call restarts ICE. A
+/// [`Failed`](crate::ConnectionState::Failed) and the call restarts ICE. A
 /// new or restarted session that has not connected after
 /// `disconnected + failed` fails too.
 ///
@@ -131,7 +138,7 @@ impl Default for IceTimeouts {
     }
 }
 
-/// Options of a [`Call`](super::Call): how it builds its peer connections.
+/// Options of a [`Call`](crate::Call): how it builds its peer connections.
 ///
 /// Start from [`Default`] and change what you need with the `with_*` methods
 /// (or assign the public fields); options added later keep their defaults.
@@ -177,6 +184,10 @@ pub struct CallOptions {
     /// kernel's default). Small buffers drop bursts, and SCTP repairs such
     /// losses only after a ≥ 1 s timeout (docs/transport.md).
     pub socket_buffer_size: usize,
+    /// PEM files of CA certificates trusted for `https://` and `wss://`
+    /// signalling (WHIP/WHEP, rooms behind TLS) besides the system's roots;
+    /// e.g. a private CA or a test certificate.
+    pub tls_ca_files: Vec<PathBuf>,
 }
 
 impl Default for CallOptions {
@@ -189,6 +200,7 @@ impl Default for CallOptions {
             include_loopback: false,
             ice_restart_delay: Duration::from_millis(500),
             socket_buffer_size: 4 << 20,
+            tls_ca_files: Vec::new(),
         }
     }
 }
@@ -239,6 +251,12 @@ impl CallOptions {
     /// Sets the UDP socket buffer size (0: the kernel's default).
     pub fn with_socket_buffer_size(mut self, bytes: usize) -> Self {
         self.socket_buffer_size = bytes;
+        self
+    }
+
+    /// Trusts the CA certificates of a PEM file for TLS signalling, besides the system's.
+    pub fn with_tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_ca_files.push(path.into());
         self
     }
 
