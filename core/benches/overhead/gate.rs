@@ -1,9 +1,13 @@
-//! The stack under test: two rtcgate [`Call`]s that meet in a room of the
-//! embedded signalling server, one of them opening a data channel to the other.
+//! The stack under test: two rtcgate [`Call`]s, one of them opening a data
+//! channel to the other. They meet in a room of the embedded signalling server
+//! (the WebSocket client and server connections count too), or with
+//! `RTCGATE_BENCH_SIGNALLING=direct` through `DirectSignaller::pair()` (in
+//! process, as the raw-webrtc column's peers do).
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rtcgate_core::signalling::{DirectSignaller, JoinRequest};
 use rtcgate_core::{
     Call, CallEvent, CallEvents, CallOptions, DataChannel, DataChannelOptions, DataMessage,
 };
@@ -32,11 +36,30 @@ impl GatePair {
         room: &str,
         options: DataChannelOptions,
     ) -> BenchResult<(GatePair, Duration)> {
-        let (first, mut first_events) =
-            Call::join_url(url, room, "first", CallOptions::default()).await?;
-        let start = Instant::now();
-        let (second, mut second_events) =
-            Call::join_url(url, room, "second", CallOptions::default()).await?;
+        let through_server = std::env::var("RTCGATE_BENCH_SIGNALLING").as_deref() != Ok("direct");
+        let (first, mut first_events, second, mut second_events, start);
+        if through_server {
+            (first, first_events) =
+                Call::join_url(url, room, "first", CallOptions::default()).await?;
+            start = Instant::now();
+            (second, second_events) =
+                Call::join_url(url, room, "second", CallOptions::default()).await?;
+        } else {
+            let (a, b) = DirectSignaller::pair();
+            (first, first_events) = Call::join(
+                a.into(),
+                JoinRequest::new(room, "first"),
+                CallOptions::default(),
+            )
+            .await?;
+            start = Instant::now();
+            (second, second_events) = Call::join(
+                b.into(),
+                JoinRequest::new(room, "second"),
+                CallOptions::default(),
+            )
+            .await?;
+        }
         let first_id = next_event(&mut second_events, |event| match event {
             CallEvent::MemberJoined(member) => Some(member.id.clone()),
             _ => None,
