@@ -42,6 +42,8 @@ nfq = "0.2"
 async-trait = "0.1"
 futures = "0.3"
 serde_json = "1"
+rand = "0.9"
+tokio-tungstenite = "0.29"
 
 [profile.release]
 debug = "line-tables-only"
