@@ -4,10 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use rtc::media_stream::MediaStreamTrack;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-};
+use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::ForwardOptions;
@@ -24,7 +21,7 @@ use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::media::H264Profile;
 use crate::media::RemoteTrack;
-use crate::media::binding_track::BindingTrack;
+use crate::media::binding_track::{BindingTrack, single_stream_track};
 use crate::media::local_track::{h264_payload_type_for, lock, negotiated_payload_type};
 use crate::signalling::MemberId;
 
@@ -242,20 +239,11 @@ impl OutgoingTrack for ForwardedTrack {
     }
 
     fn make_binding_track(&self) -> (Arc<BindingTrack>, u32) {
-        let ssrc = rand::random::<u32>();
-        let track = MediaStreamTrack::new(
-            self.inner.stream_id.clone(),
-            self.inner.id.clone(),
-            self.inner.id.clone(),
+        let (track, ssrc) = single_stream_track(
+            &self.inner.stream_id,
+            &self.inner.id,
             self.inner.codec.kind().to_rtc(),
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: self.inner.format.clone(),
-                ..Default::default()
-            }],
+            &self.inner.format,
         );
         let weak = Arc::downgrade(&self.inner);
         let on_rtcp = Arc::new(move |packets: &[Box<dyn rtc::rtcp::Packet>]| {

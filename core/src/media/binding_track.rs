@@ -17,7 +17,9 @@ use rtc::media_stream::{
 };
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use rtc::rtp_transceiver::{RtpStreamId, SSRC};
 use rtc::{rtcp, rtp};
 use webrtc::error::Result;
@@ -29,6 +31,33 @@ use webrtc::runtime::Receiver;
 /// Called with the RTCP the remote sends about the track (what
 /// `call::rtcp_forwarder` hands the application: PLI, FIR).
 pub(crate) type RtcpFn = Arc<dyn Fn(&[Box<dyn rtcp::Packet>]) + Send + Sync>;
+
+/// The track object of one outgoing stream with a fresh random SSRC: what
+/// every [`OutgoingTrack`](crate::call::outgoing::OutgoingTrack) hands a
+/// connection (wrapped in a [`BindingTrack`]).
+pub(crate) fn single_stream_track(
+    stream_id: &str,
+    id: &str,
+    kind: RtpCodecKind,
+    format: &RTCRtpCodec,
+) -> (MediaStreamTrack, SSRC) {
+    let ssrc: SSRC = rand::random();
+    let track = MediaStreamTrack::new(
+        stream_id.to_owned(),
+        id.to_owned(),
+        id.to_owned(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: format.clone(),
+            ..Default::default()
+        }],
+    );
+    (track, ssrc)
+}
 
 /// Whether `packets` ask for a keyframe (PLI or FIR).
 pub(crate) fn asks_keyframe(packets: &[Box<dyn rtcp::Packet>]) -> bool {

@@ -7,17 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp::header::Header;
 use rtc::rtp::packet::Packet;
 use rtc::rtp::packetizer::Payloader;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::rtp_transceiver::RtpSender;
 
-use super::binding_track::{BindingTrack, asks_keyframe};
+use super::binding_track::{BindingTrack, asks_keyframe, single_stream_track};
 use super::frame::MediaSample;
 use super::h264_profile::H264Profile;
 use crate::call::codec_preferences::{h264_codec, h264_payload_type, h264_profiles};
@@ -295,20 +292,11 @@ impl LocalTrack {
 
     /// Creates the per-connection track object for `member`.
     pub(crate) fn make_binding_track(&self) -> (Arc<BindingTrack>, u32) {
-        let ssrc = rand::random::<u32>();
-        let track = MediaStreamTrack::new(
-            self.inner.stream_id.clone(),
-            self.inner.id.clone(),
-            self.inner.id.clone(),
+        let (track, ssrc) = single_stream_track(
+            &self.inner.stream_id,
+            &self.inner.id,
             self.inner.codec.kind().to_rtc(),
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: self.inner.format.clone(),
-                ..Default::default()
-            }],
+            &self.inner.format,
         );
         let weak = Arc::downgrade(&self.inner);
         let on_rtcp = Arc::new(move |packets: &[Box<dyn rtc::rtcp::Packet>]| {
