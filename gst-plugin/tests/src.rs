@@ -89,8 +89,21 @@ fn src_records_a_member_to_matroska_that_ffmpeg_decodes() {
             format!("video_{member_part}_0")
         ]
     );
+    // The caps event reaches the pad on the streaming thread, after the pad
+    // was added.
     let video_pad = src.static_pad(&names[1]).unwrap();
-    let caps = video_pad.current_caps().expect("negotiated caps");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let caps = loop {
+        if let Some(caps) = video_pad.current_caps() {
+            break caps;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no caps on {}",
+            names[1]
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let s = caps.structure(0).unwrap();
     assert_eq!(s.name(), "video/x-vp8");
     assert!(s.get::<i32>("width").unwrap() > 0);

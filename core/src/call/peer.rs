@@ -74,6 +74,10 @@ const SCTP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Stream id of the negotiated channel that anchors the SCTP section.
 const SCTP_ANCHOR_ID: u16 = 1023;
 
+/// How long closing a member's connection may take before it is left to
+/// finish in the background (the webrtc driver's own exit is bounded too).
+const PC_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How long the polite side waits for the impolite side's first offer.
 const POLITE_FIRST_OFFER_DELAY: std::time::Duration = std::time::Duration::from_millis(1000);
 
@@ -396,16 +400,32 @@ impl PeerLink {
         }
     }
 
-    /// Closes the connection and stops the negotiation task.
+    /// Closes the connection and stops the negotiation task; the member's
+    /// remote tracks end (their readers get what was queued, then `None`)
+    /// whatever the connection's own shutdown does.
     pub(crate) async fn close(&self) {
         self.task.abort();
         for track in lock(&self.shared.attached).drain(..) {
             track.unbind(&self.shared.member.id);
         }
-        if let Err(err) = self.pc.close().await {
-            tracing::debug!(%err, "closing peer connection");
+        self.stop_remote_tracks();
+        match tokio::time::timeout(PC_CLOSE_WAIT, self.pc.close()).await {
+            Ok(Err(err)) => tracing::debug!(%err, "closing peer connection"),
+            Err(_) => tracing::warn!(
+                member = %self.shared.member.id,
+                "the peer connection did not close within {PC_CLOSE_WAIT:?}; left behind"
+            ),
+            Ok(Ok(())) => {}
         }
         *lock(&self.shared.state) = ConnectionState::Closed;
+        // A track whose set-up was under way while closing.
+        self.stop_remote_tracks();
+    }
+
+    fn stop_remote_tracks(&self) {
+        for track in lock(&self.shared.remote_tracks).iter() {
+            track.stop();
+        }
     }
 }
 
