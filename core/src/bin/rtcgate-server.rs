@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! rtcgate-server --listen 0.0.0.0:8080 --web-root examples/web --room-token demo=secret
+//! rtcgate-server --listen 0.0.0.0:8443 --web-root examples/web \
+//!     --tls-cert cert.pem --tls-key key.pem --token-key-id k1   # secret in RTCGATE_TOKEN_SECRET
 //! ```
 //!
 //! Logs go to stderr; `RUST_LOG` sets the filter (default `info`). Stops
@@ -13,7 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rtcgate_core::signalling::{ServerConfig, SignallingServer};
+use rtcgate_core::signalling::token::TokenKey;
+use rtcgate_core::signalling::{ServerConfig, SignallingServer, TlsConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Embedded rtcgate signalling server (rooms over WebSocket + JSON).
@@ -29,6 +32,47 @@ struct Args {
     /// Fixed token for a room, as ROOM=TOKEN; repeat for more rooms.
     #[arg(long = "room-token", value_name = "ROOM=TOKEN", value_parser = parse_room_token)]
     room_tokens: Vec<(String, String)>,
+    /// Certificate chain (PEM) for `https://` and `wss://`; needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require signed access tokens (HS256) from the key with this id (the
+    /// tokens' `iss`); the secret comes from the environment variable
+    /// RTCGATE_TOKEN_SECRET, or from --token-secret-file.
+    #[arg(long, value_name = "ID")]
+    token_key_id: Option<String>,
+    /// File holding the HS256 secret of --token-key-id (trailing newline ignored).
+    #[arg(long, value_name = "FILE", requires = "token_key_id")]
+    token_secret_file: Option<PathBuf>,
+    /// Require signed access tokens (EdDSA) verified with this Ed25519 public
+    /// key, as ID=PEM-FILE; repeat for more keys.
+    #[arg(long = "token-public-key", value_name = "ID=FILE", value_parser = parse_room_token)]
+    token_public_keys: Vec<(String, String)>,
+}
+
+/// The token keys the flags name.
+fn token_keys(args: &Args) -> Result<Vec<TokenKey>, String> {
+    let mut keys = Vec::new();
+    if let Some(id) = &args.token_key_id {
+        let secret = match &args.token_secret_file {
+            Some(file) => std::fs::read_to_string(file)
+                .map_err(|e| format!("--token-secret-file {}: {e}", file.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+            None => std::env::var("RTCGATE_TOKEN_SECRET").map_err(|_| {
+                "--token-key-id needs the secret in RTCGATE_TOKEN_SECRET or --token-secret-file"
+                    .to_owned()
+            })?,
+        };
+        keys.push(TokenKey::hs256(id.clone(), secret).map_err(|e| e.to_string())?);
+    }
+    for (id, file) in &args.token_public_keys {
+        let pem = std::fs::read(file).map_err(|e| format!("--token-public-key {file}: {e}"))?;
+        keys.push(TokenKey::ed25519_public_pem(id.clone(), &pem).map_err(|e| e.to_string())?);
+    }
+    Ok(keys)
 }
 
 fn parse_room_token(value: &str) -> Result<(String, String), String> {
@@ -64,6 +108,22 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> ExitCode {
     let mut config = ServerConfig::default();
+    match token_keys(&args) {
+        Ok(keys) => config.token_keys = keys,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        match TlsConfig::from_pem_files(cert, key) {
+            Ok(tls) => config.tls = Some(tls),
+            Err(e) => {
+                tracing::error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     config.web_root = args.web_root;
     config.room_tokens = args.room_tokens.into_iter().collect::<HashMap<_, _>>();
     let server = match SignallingServer::bind(args.listen, config).await {

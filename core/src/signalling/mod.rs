@@ -3,7 +3,8 @@
 //! [`SignallingServer`] and WebSocket client [`WsSignaller`]), WHIP and WHEP
 //! clients ([`WhipSignaller`]), and [`DirectSignaller`] for a peer whose
 //! messages the application carries (or two calls in one process).
-//! [`signaller_for_url`] picks one from a URL.
+//! [`signaller_for_url`] picks one from a URL. [`token`] mints and verifies
+//! the server's signed access tokens.
 
 mod client;
 mod direct;
@@ -11,6 +12,7 @@ mod http_client;
 mod policy;
 pub mod protocol;
 mod server;
+pub mod token;
 mod url;
 mod whip;
 
@@ -21,7 +23,7 @@ pub use client::{MemberMeta, WsSignaller};
 pub use direct::{DirectMessage, DirectSignaller, DirectTransport};
 pub use policy::{NegotiationPolicy, OfferRole};
 pub use protocol::{ErrorCode, IceCandidate, MemberId, MemberInfo, Meta};
-pub use server::{RateLimitConfig, ServerConfig, SignallingServer};
+pub use server::{RateLimitConfig, ServerConfig, SignallingServer, TlsConfig};
 pub use url::{SignallingUrl, signaller_for_url};
 pub use whip::{WhipKind, WhipSignaller};
 
@@ -43,7 +45,8 @@ pub struct JoinRequest {
     pub room: String,
     /// Display name shown to the other members.
     pub display_name: String,
-    /// Room token, when the room is protected by one.
+    /// Room token (access code) or signed access token (JWT), when the
+    /// server or the room requires one.
     pub token: Option<String>,
 }
 

@@ -2,10 +2,10 @@
 // Drives one headless Chromium page (examples/web) as a member of an rtcgate
 // room and checks what it achieved: connected peers, data-channel messages,
 // inbound video. Progress goes to stderr; exactly one JSON line goes to stdout:
-//   {"ok":true|false,"reason":"...","state":{...},"stats":{...},"pages":[...]}
+//   {"ok":true|false,"reason":"...","state":{...},"stats":{...},"secureContext":bool,"pages":[...]}
 // With --next-url the same browser then opens each further page in turn
 // (leaving the room of the previous one), with the same expectations and
-// hold; "pages" has {url, state, stats} of each page, taken at the end of
+// hold; "pages" has {url, state, stats, secureContext} of each page, taken at the end of
 // its hold.
 // Exit code 0 iff ok. See docs/browser.md.
 import { parseArgs } from 'node:util';
@@ -29,6 +29,8 @@ const USAGE = `usage: node peer.mjs --url URL [options]
   --hold-ms MS                  keep the page running this long after success (default 0)
   --screenshot FILE             save a PNG of the page on success (before --hold-ms)
   --chromium PATH               browser binary (default $CHROMIUM or /usr/bin/chromium)
+  --chromium-arg ARG            an extra browser flag (repeatable), e.g.
+                                --ignore-certificate-errors-spki-list=HASH for a test certificate
   --verbose                     also forward the page's info/log console lines
 `;
 
@@ -69,6 +71,7 @@ function parseCli(argv) {
       'hold-ms': { type: 'string', default: '0' },
       screenshot: { type: 'string' },
       chromium: { type: 'string', default: process.env.CHROMIUM || '/usr/bin/chromium' },
+      'chromium-arg': { type: 'string', multiple: true, default: [] },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -97,6 +100,7 @@ function parseCli(argv) {
     holdMs: int('hold-ms'),
     screenshot: values.screenshot,
     chromium: values.chromium,
+    chromiumArgs: values['chromium-arg'],
     verbose: values.verbose,
   };
 }
@@ -174,7 +178,8 @@ async function main() {
     if (!page || page.isClosed()) return { state: null, stats: null };
     const state = await withTimeout(page.evaluate(() => window.rtcgate && window.rtcgate.state()), 3000, null);
     const stats = await withTimeout(page.evaluate(() => window.rtcgate && window.rtcgate.stats()), 3000, null);
-    return { state, stats };
+    const secureContext = await withTimeout(page.evaluate(() => window.isSecureContext), 3000, null);
+    return { state, stats, secureContext };
   };
 
   let result;
@@ -186,7 +191,7 @@ async function main() {
     launching = chromium.launchPersistentContext(userDataDir, {
       executablePath: opts.chromium,
       headless: false, // --headless=new is in CHROMIUM_ARGS; Playwright would add plain --headless
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...opts.chromiumArgs],
       handleSIGINT: false,
       handleSIGTERM: false,
       handleSIGHUP: false,

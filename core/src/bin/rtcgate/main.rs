@@ -4,6 +4,7 @@
 //! rtcgate record               # the main job: record a room (embedded server, test pattern if empty)
 //! rtcgate demo                 # server + web page + test-pattern member, prints what it receives
 //! rtcgate publish --to URL     # the test pattern (or clips) to a WHIP endpoint or a room
+//! rtcgate token --key-id K …   # a signed access token for a server that requires them
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG`, default `warn` without webrtc-rs's set-up
@@ -15,6 +16,7 @@ mod monitor;
 mod publish;
 mod record;
 mod test_pattern;
+mod token;
 
 use std::process::ExitCode;
 
@@ -40,6 +42,9 @@ enum Command {
     /// Send the test pattern (or clips) to a WHIP endpoint
     /// (`whip+http(s)://…`) or into a room (`ws://…/ws`).
     Publish(publish::PublishArgs),
+    /// Mint a signed access token (JWT, LiveKit-shaped claims) for a server
+    /// started with --token-key-id or --token-public-key.
+    Token(token::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
             Command::Record(args) => record::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Publish(args) => publish::run(args).await,
+            Command::Token(args) => token::run(args),
         }
     });
     match result {

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::tls::TlsConfig;
 use crate::error::{Error, Result};
+use crate::signalling::token::{TokenKey, TokenVerifier};
 
 /// Settings of a [`SignallingServer`](super::SignallingServer).
 ///
@@ -61,6 +63,13 @@ pub struct ServerConfig {
     /// the close handshake) before it is cut (default 3 s). Also bounds
     /// [`SignallingServer::shutdown`](super::SignallingServer::shutdown).
     pub close_timeout: Duration,
+    /// Certificate and key: the server then speaks only `https://` and
+    /// `wss://` (default `None`: plain `http://` and `ws://`).
+    pub tls: Option<TlsConfig>,
+    /// Keys of signed access tokens (JWT). With at least one, every join
+    /// must carry a valid token for its room and
+    /// [`room_tokens`](Self::room_tokens) (access codes) are off.
+    pub token_keys: Vec<TokenKey>,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +87,8 @@ impl Default for ServerConfig {
             ping_interval: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(45),
             close_timeout: Duration::from_secs(3),
+            tls: None,
+            token_keys: Vec::new(),
         }
     }
 }
@@ -155,6 +166,24 @@ impl ServerConfig {
         self
     }
 
+    /// Serves `https://` and `wss://` with this certificate and key.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Requires signed access tokens and accepts those signed with `key`
+    /// (call again for more keys, e.g. while rotating them).
+    pub fn with_token_key(mut self, key: TokenKey) -> Self {
+        self.token_keys.push(key);
+        self
+    }
+
+    /// The verifier of access tokens, when token keys are configured.
+    pub(crate) fn token_verifier(&self) -> Option<TokenVerifier> {
+        (!self.token_keys.is_empty()).then(|| TokenVerifier::new(self.token_keys.clone()))
+    }
+
     /// Checks that the settings make sense together.
     pub(crate) fn validate(&self) -> Result<()> {
         let fail = |what: &str| {
@@ -176,6 +205,12 @@ impl ServerConfig {
         }
         if self.ping_interval.is_zero() || self.idle_timeout.is_zero() {
             return fail("ping_interval and idle_timeout must be positive");
+        }
+        if !self.token_keys.is_empty() && !self.room_tokens.is_empty() {
+            return fail("room tokens (access codes) and signed-token keys exclude each other");
+        }
+        if let Err(what) = TokenVerifier::check_keys(&self.token_keys) {
+            return fail(&what);
         }
         if let Some(root) = self.web_root.as_deref().filter(|root| !root.is_dir()) {
             return fail(&format!("web_root {} is not a directory", root.display()));

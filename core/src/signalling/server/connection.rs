@@ -404,6 +404,29 @@ impl Session<'_> {
                 .send_error(ErrorCode::InvalidMessage, explanation, false);
             return;
         }
+        // With signed tokens the token names the member and admits to the
+        // room; rooms then have no access codes.
+        let (name, token) = match &self.shared.tokens {
+            Some(verifier) => match verifier.verify_join(token.as_deref().unwrap_or(""), &room) {
+                Ok(claims) => {
+                    let name = claims.display_name().to_owned();
+                    if let Err(explanation) = check_label("token name", &name) {
+                        self.outbox
+                            .send_error(ErrorCode::WrongToken, explanation, false);
+                        return;
+                    }
+                    debug!(peer = %self.peer, %room, identity = %claims.sub, key = %claims.iss, "token accepted");
+                    (name, None)
+                }
+                Err(rejection) => {
+                    warn!(peer = %self.peer, %room, "join refused: {rejection}");
+                    self.outbox
+                        .send_error(ErrorCode::WrongToken, rejection.to_string(), false);
+                    return;
+                }
+            },
+            None => (name, token),
+        };
         match self
             .shared
             .registry

@@ -1,5 +1,5 @@
-//! The HTTP side: accept loop, router (`/ws` and optional static files) and
-//! the WebSocket upgrade.
+//! The HTTP side: accept loop (with TLS when configured), router (`/ws` and
+//! optional static files) and the WebSocket upgrade.
 //!
 //! The accept loop is our own rather than `axum::serve` so that every HTTP
 //! connection task is tracked and ends on shutdown, and so that slow request
@@ -24,6 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 use tracing::{debug, error, warn};
@@ -32,6 +33,9 @@ use super::{Shared, connection, stopping};
 
 /// Time a client has to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Time a client has to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Routes of the server.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -43,10 +47,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     }
 }
 
-/// Accepts TCP connections until shutdown, then gives the open HTTP
-/// connections `grace` to finish and aborts the rest.
+/// Accepts TCP connections until shutdown (each through a TLS handshake
+/// first when `tls` is set), then gives the open HTTP connections `grace` to
+/// finish and aborts the rest.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     router: Router,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
@@ -57,7 +63,12 @@ pub(crate) async fn accept_loop(
             () = stopping(&mut shutdown) => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve_http(stream, peer, router.clone(), shutdown.clone()));
+                    let _ = stream.set_nodelay(true);
+                    let (router, shutdown) = (router.clone(), shutdown.clone());
+                    match tls.clone() {
+                        Some(tls) => connections.spawn(serve_https(tls, stream, peer, router, shutdown)),
+                        None => connections.spawn(serve_http(stream, peer, router, shutdown)),
+                    };
                 }
                 Err(e) => {
                     // Typically out of file descriptors: back off instead of spinning.
@@ -78,14 +89,36 @@ pub(crate) async fn accept_loop(
     connections.shutdown().await;
 }
 
-/// Serves HTTP/1.1 on one TCP connection (requests and the upgrade to WebSocket).
-async fn serve_http(
+/// Completes the TLS handshake (within [`TLS_HANDSHAKE_TIMEOUT`]), then
+/// serves HTTP/1.1 over it. A failed handshake (garbage, plain HTTP, an
+/// untrusted certificate at the client) just ends the connection.
+async fn serve_https(
+    tls: TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
+    let handshake = tokio::select! {
+        result = timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)) => result,
+        () = stopping(&mut shutdown) => return,
+    };
+    match handshake {
+        Ok(Ok(stream)) => serve_http(stream, peer, router, shutdown).await,
+        Ok(Err(e)) => debug!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => debug!(%peer, "no TLS handshake within {TLS_HANDSHAKE_TIMEOUT:?}"),
+    }
+}
+
+/// Serves HTTP/1.1 on one connection (requests and the upgrade to WebSocket).
+async fn serve_http<S>(
+    stream: S,
+    peer: SocketAddr,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = router.map_request(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         request

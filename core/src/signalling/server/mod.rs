@@ -16,7 +16,8 @@
 //!
 //! Modules: `config` (settings), `http` (accept loop, routes, upgrade),
 //! `connection` (one WebSocket), `room` (rooms and relaying), `outbox`
-//! (bounded per-connection queue), `rate_limit` (token bucket).
+//! (bounded per-connection queue), `rate_limit` (token bucket), `tls`
+//! (certificate and key).
 
 mod config;
 mod connection;
@@ -24,6 +25,7 @@ mod http;
 mod outbox;
 mod rate_limit;
 mod room;
+mod tls;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::AtomicUsize;
@@ -38,8 +40,10 @@ use tracing::info;
 
 pub use config::{RateLimitConfig, ServerConfig};
 use room::{Registry, RoomRules};
+pub use tls::TlsConfig;
 
 use crate::error::Result;
+use crate::signalling::token::TokenVerifier;
 
 /// State shared by the server's tasks.
 #[derive(Debug)]
@@ -52,6 +56,8 @@ struct Shared {
     tasks: Mutex<Option<JoinSet<()>>>,
     /// Open WebSocket connections.
     connections: AtomicUsize,
+    /// Verifies signed access tokens, when the server requires them.
+    tokens: Option<TokenVerifier>,
 }
 
 /// Resolves once shutdown has started (or the server handle is gone).
@@ -107,16 +113,20 @@ impl SignallingServer {
             max_members_per_room: config.max_members_per_room,
         });
         let grace = config.close_timeout;
+        let tls = config.tls.as_ref().map(tls::TlsConfig::acceptor);
+        let tokens = config.token_verifier();
         let shared = Arc::new(Shared {
             config,
             registry,
             shutdown: shutdown_rx.clone(),
             tasks: Mutex::new(Some(JoinSet::new())),
             connections: AtomicUsize::new(0),
+            tokens,
         });
         let router = http::router(Arc::clone(&shared));
-        let accept_task = tokio::spawn(http::accept_loop(listener, router, shutdown_rx, grace));
-        info!(%local_addr, "signalling server listening");
+        let accept_task =
+            tokio::spawn(http::accept_loop(listener, tls, router, shutdown_rx, grace));
+        info!(%local_addr, tls = shared.config.tls.is_some(), tokens = shared.tokens.is_some(), "signalling server listening");
         Ok(Self {
             local_addr,
             shutdown,
@@ -130,16 +140,23 @@ impl SignallingServer {
         self.local_addr
     }
 
-    /// The WebSocket URL clients connect to, `ws://HOST:PORT/ws`. A wildcard
-    /// bind address (`0.0.0.0`, `::`) is replaced by the loopback address.
+    /// The WebSocket URL clients connect to, `ws://HOST:PORT/ws`
+    /// (`wss://` with TLS). A wildcard bind address (`0.0.0.0`, `::`) is
+    /// replaced by the loopback address.
     pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.reachable_addr())
+        let scheme = if self.tls() { "wss" } else { "ws" };
+        format!("{scheme}://{}/ws", self.reachable_addr())
     }
 
-    /// The base HTTP URL, `http://HOST:PORT/`, where the static files (if
-    /// any) are served.
+    /// The base HTTP URL, `http://HOST:PORT/` (`https://` with TLS), where
+    /// the static files (if any) are served.
     pub fn http_url(&self) -> String {
-        format!("http://{}/", self.reachable_addr())
+        let scheme = if self.tls() { "https" } else { "http" };
+        format!("{scheme}://{}/", self.reachable_addr())
+    }
+
+    fn tls(&self) -> bool {
+        self.shared.config.tls.is_some()
     }
 
     /// Stops accepting, closes every connection (close code 1001 after the
