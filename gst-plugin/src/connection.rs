@@ -9,9 +9,10 @@ use std::time::Duration;
 use gst::glib;
 use gst::prelude::*;
 use rtcgate_core::signalling::{
-    JoinRequest, MemberMeta, Meta, ServerConfig, SignallingServer, WsSignaller,
+    JoinRequest, MemberMeta, Meta, ServerConfig, SignallingServer, SignallingUrl, WsSignaller,
+    signaller_for_url,
 };
-use rtcgate_core::{Call, CallEvents, CallOptions, IceServer};
+use rtcgate_core::{Call, CallEvents, CallOptions, IceServer, LocalTrack};
 use tokio::sync::broadcast;
 
 /// Default signalling URL (the embedded server's default port, as webrtcsink's).
@@ -23,10 +24,21 @@ const DEFAULT_SERVER_PORT: u32 = 8443;
 /// How long joining may take before the element reports an error.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Which way an element moves media: it decides which signalling URLs fit
+/// (WHIP publishes, WHEP plays).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// `rtcgatesink`: sends into the call.
+    Send,
+    /// `rtcgatesrc`, `rtcgaterecorder`: receive from the call.
+    Receive,
+}
+
 /// The connection properties shared by the elements.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectionSettings {
     pub uri: String,
+    pub call_options: String,
     pub room: Option<String>,
     pub token: Option<String>,
     pub display_name: String,
@@ -42,6 +54,7 @@ impl Default for ConnectionSettings {
     fn default() -> Self {
         Self {
             uri: DEFAULT_URI.to_owned(),
+            call_options: String::new(),
             room: None,
             token: None,
             display_name: DEFAULT_DISPLAY_NAME.to_owned(),
@@ -60,18 +73,23 @@ pub(crate) fn properties() -> Vec<glib::ParamSpec> {
     vec![
         glib::ParamSpecString::builder("uri")
             .nick("Signalling URI")
-            .blurb("WebSocket URL of the rtcgate signalling server (ws://host:port/ws); ignored with run-signalling-server")
+            .blurb("Signalling URL: a room server (ws://host:port/ws, wss://…), a WHIP endpoint to publish to (whip+http(s)://…, rtcgatesink) or a WHEP endpoint to play from (whep+http(s)://…, rtcgatesrc and rtcgaterecorder); ignored with run-signalling-server")
             .default_value(Some(DEFAULT_URI))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("call-options")
+            .nick("Call options")
+            .blurb("Call options in rtcgate's text form, e.g. \"tls-ca=/etc/ca.pem ice-timeouts=2s,15s,500ms\" (docs/signalling.md, Call options as text); stun-server and turn-servers are added to them")
             .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("room")
             .nick("Room")
-            .blurb("Name of the room to join (required)")
+            .blurb("Name of the room to join (required with a room server; not used by WHIP/WHEP)")
             .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("token")
             .nick("Token")
-            .blurb("Access token of the room, when the server requires one")
+            .blurb("Access token: the room's token or signed token, or the WHIP/WHEP Bearer token")
             .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("display-name")
@@ -140,6 +158,7 @@ impl ConnectionSettings {
         let string = || value.get::<Option<String>>().ok().flatten();
         match name {
             "uri" => self.uri = string().unwrap_or_else(|| DEFAULT_URI.to_owned()),
+            "call-options" => self.call_options = string().unwrap_or_default(),
             "room" => self.room = string().filter(|s| !s.is_empty()),
             "token" => self.token = string().filter(|s| !s.is_empty()),
             "display-name" => {
@@ -175,6 +194,7 @@ impl ConnectionSettings {
     pub(crate) fn property(&self, name: &str) -> Option<glib::Value> {
         Some(match name {
             "uri" => self.uri.to_value(),
+            "call-options" => self.call_options.to_value(),
             "room" => self.room.to_value(),
             "token" => self.token.to_value(),
             "display-name" => self.display_name.to_value(),
@@ -190,26 +210,48 @@ impl ConnectionSettings {
         })
     }
 
-    /// Checks the settings and turns them into what core takes; the error
-    /// says which property is wrong.
-    pub(crate) fn validate(&self) -> Result<Plan, String> {
-        let room = self
-            .room
-            .clone()
-            .ok_or_else(|| "the room property is not set".to_owned())?;
-        let server = if self.run_signalling_server {
+    /// Checks the settings for an element of `role` and turns them into
+    /// what core takes; the error says which property is wrong.
+    pub(crate) fn validate(&self, role: Role) -> Result<Plan, String> {
+        let (server, endpoint) = if self.run_signalling_server {
             let ip = self.signalling_server_host.parse().map_err(|_| {
                 format!(
                     "signalling-server-host {:?} is not an IP address",
                     self.signalling_server_host
                 )
             })?;
-            Some(SocketAddr::new(ip, self.signalling_server_port as u16))
+            let addr = SocketAddr::new(ip, self.signalling_server_port as u16);
+            (Some(addr), false)
         } else {
-            if !(self.uri.starts_with("ws://") || self.uri.starts_with("wss://")) {
-                return Err(format!("uri {:?} is not a ws:// or wss:// URL", self.uri));
+            let url: SignallingUrl = self
+                .uri
+                .parse()
+                .map_err(|e: rtcgate_core::Error| format!("uri: {}", e.message()))?;
+            match (&url, role) {
+                (SignallingUrl::Room(_), _) => (None, false),
+                (SignallingUrl::Whip(_), Role::Send) | (SignallingUrl::Whep(_), Role::Receive) => {
+                    (None, true)
+                }
+                (SignallingUrl::Whip(_), Role::Receive) => {
+                    return Err(format!(
+                        "uri {:?} is a WHIP endpoint, which takes media; this element receives (use a whep+ URL)",
+                        self.uri
+                    ));
+                }
+                (SignallingUrl::Whep(_), Role::Send) => {
+                    return Err(format!(
+                        "uri {:?} is a WHEP endpoint, which gives media; this element sends (use a whip+ URL)",
+                        self.uri
+                    ));
+                }
+                (_, _) => return Err(format!("uri {:?}: unsupported signalling URL", self.uri)),
             }
-            None
+        };
+        // WHIP/WHEP sessions have no room: the endpoint URL names the stream.
+        let room = match (&self.room, endpoint) {
+            (Some(room), _) => room.clone(),
+            (None, true) => "whip".to_owned(),
+            (None, false) => return Err("the room property is not set".to_owned()),
         };
         let mut ice_servers = Vec::new();
         if let Some(stun) = &self.stun_server {
@@ -230,9 +272,16 @@ impl ConnectionSettings {
                 rtcgate_core::signalling::protocol::MAX_META_BYTES
             ));
         }
+        let options = CallOptions::default()
+            .apply(&self.call_options)
+            .map_err(|e| format!("call-options: {}", e.message()))?;
+        let mut all_ice_servers = options.ice_servers.clone();
+        all_ice_servers.extend(ice_servers);
         Ok(Plan {
             uri: self.uri.clone(),
             server,
+            endpoint,
+            initial_tracks: Vec::new(),
             meta,
             request: {
                 let request = JoinRequest::new(room, self.display_name.clone());
@@ -241,7 +290,7 @@ impl ConnectionSettings {
                     None => request,
                 }
             },
-            options: CallOptions::default().with_ice_servers(ice_servers),
+            options: options.with_ice_servers(all_ice_servers),
         })
     }
 }
@@ -274,6 +323,10 @@ fn parse_turn(url: &str) -> Result<IceServer, String> {
 pub(crate) struct Plan {
     uri: String,
     server: Option<SocketAddr>,
+    /// A WHIP or WHEP endpoint rather than a room server.
+    endpoint: bool,
+    /// Tracks sent from the start (a WHIP session cannot add any later).
+    initial_tracks: Vec<LocalTrack>,
     meta: Meta,
     request: JoinRequest,
     pub options: CallOptions,
@@ -292,6 +345,18 @@ impl Plan {
         &self.request.room
     }
 
+    /// Whether the URL is a WHIP or WHEP endpoint: one session, fixed
+    /// tracks, no renegotiation.
+    pub(crate) fn is_endpoint(&self) -> bool {
+        self.endpoint
+    }
+
+    /// Sends `tracks` from the start of the session.
+    pub(crate) fn with_tracks(mut self, tracks: Vec<LocalTrack>) -> Self {
+        self.initial_tracks = tracks;
+        self
+    }
+
     /// Starts the embedded server if asked, then joins the room.
     pub(crate) async fn join(self) -> Result<(Connection, CallEvents), String> {
         let (url, server) = match self.server {
@@ -303,17 +368,31 @@ impl Plan {
             }
             None => (self.uri.clone(), None),
         };
-        let signaller = WsSignaller::new(url.clone()).with_meta(self.meta.clone());
-        let member_meta = signaller.subscribe_meta();
-        let signaller = Arc::new(signaller);
+        let (signaller, member_meta): (Arc<dyn rtcgate_core::signalling::Signaller>, _) =
+            if self.endpoint {
+                let signaller = signaller_for_url(&url, &self.options)
+                    .map_err(|e| format!("uri {url:?}: {e}"))?;
+                (signaller, None)
+            } else {
+                let signaller = WsSignaller::new(url.clone())
+                    .with_meta(self.meta.clone())
+                    .with_ca_files(self.options.tls_ca_files.clone());
+                let member_meta = signaller.subscribe_meta();
+                (Arc::new(signaller), Some(member_meta))
+            };
         let joined = tokio::time::timeout(
             JOIN_TIMEOUT,
-            Call::join(signaller, self.request.clone(), self.options.clone()),
+            Call::join_with_tracks(
+                signaller,
+                self.request.clone(),
+                self.options.clone(),
+                &self.initial_tracks,
+            ),
         )
         .await;
         let failure = match joined {
             Ok(Ok((call, events))) => {
-                let member_meta = std::sync::Mutex::new(Some(member_meta));
+                let member_meta = std::sync::Mutex::new(member_meta);
                 return Ok((
                     Connection {
                         call,
@@ -429,11 +508,54 @@ mod tests {
     #[test]
     fn room_and_uri_are_checked() {
         let mut settings = ConnectionSettings::default();
-        assert!(settings.validate().unwrap_err().contains("room"));
+        assert!(settings.validate(Role::Send).unwrap_err().contains("room"));
         settings.room = Some("r".into());
         settings.uri = "http://x".into();
-        assert!(settings.validate().unwrap_err().contains("uri"));
+        assert!(settings.validate(Role::Send).unwrap_err().contains("uri"));
         settings.uri = DEFAULT_URI.into();
-        assert_eq!(settings.validate().unwrap().room(), "r");
+        assert_eq!(settings.validate(Role::Send).unwrap().room(), "r");
+    }
+
+    #[test]
+    fn whip_sends_and_whep_receives_without_a_room() {
+        let mut settings = ConnectionSettings {
+            uri: "whip+http://127.0.0.1:9/whip/x".into(),
+            ..Default::default()
+        };
+        assert!(settings.validate(Role::Send).is_ok());
+        assert!(
+            settings
+                .validate(Role::Receive)
+                .unwrap_err()
+                .contains("WHIP")
+        );
+        settings.uri = "whep+https://example.org/whep/x".into();
+        assert!(settings.validate(Role::Receive).is_ok());
+        assert!(settings.validate(Role::Send).unwrap_err().contains("WHEP"));
+    }
+
+    #[test]
+    fn call_options_text_is_parsed_and_ice_servers_add_up() {
+        let mut settings = ConnectionSettings {
+            room: Some("r".into()),
+            call_options: "ice-server=stun:a.example:3478 ice-timeouts=2s,9s,500ms".into(),
+            stun_server: Some("stun://b.example:3478".into()),
+            ..Default::default()
+        };
+        let plan = settings.validate(Role::Receive).unwrap();
+        let urls: Vec<String> = plan
+            .options
+            .ice_servers
+            .iter()
+            .flat_map(|s| s.urls.clone())
+            .collect();
+        assert_eq!(urls, ["stun:a.example:3478", "stun:b.example:3478"]);
+        settings.call_options = "no-such-option=1".into();
+        assert!(
+            settings
+                .validate(Role::Receive)
+                .unwrap_err()
+                .starts_with("call-options:")
+        );
     }
 }

@@ -202,10 +202,13 @@ impl RtcGateRecorder {
     fn start(&self) -> Result<(), gst::StateChangeError> {
         let (plan, options) = {
             let settings = lock(&self.settings);
-            let plan = settings.connection.validate().map_err(|message| {
-                gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", message));
-                gst::StateChangeError
-            })?;
+            let plan = settings
+                .connection
+                .validate(crate::connection::Role::Receive)
+                .map_err(|message| {
+                    gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", message));
+                    gst::StateChangeError
+                })?;
             let mut options = RecorderOptions::new(&settings.location);
             options.spatial_layers = match settings.spatial_layers {
                 0 => None,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use rtcgate_core::{CallEvent, MediaKind};
+use rtcgate_core::{CallEvent, LocalTrack, MediaKind};
 use tokio::sync::watch;
 
 use super::input::{self, Input, Publisher};
@@ -276,7 +276,7 @@ impl RtcGateSink {
     fn start(&self) -> Result<(), gst::StateChangeError> {
         let plan = lock(&self.settings)
             .connection
-            .validate()
+            .validate(crate::connection::Role::Send)
             .map_err(|message| {
                 gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", message));
                 gst::StateChangeError
@@ -288,8 +288,9 @@ impl RtcGateSink {
         *lock(&self.publisher) = Publisher::default();
         let element = self.obj().downgrade();
         let (publisher, stats) = (self.publisher.clone(), self.stats.clone());
-        *lock(&self.session) = Some(Session::spawn(|stop| {
-            run(element, plan, stop, publisher, stats)
+        let pads = lock(&self.inputs).len();
+        *lock(&self.session) = Some(Session::spawn(move |stop| {
+            run(element, (plan, pads), stop, publisher, stats)
         }));
         Ok(())
     }
@@ -308,14 +309,55 @@ impl RtcGateSink {
     }
 }
 
-/// The session: join, publish the tracks, report members until stopped.
+/// How long a WHIP session waits for the tracks of the pads that exist at
+/// start (each needs its first sample's caps) before it starts without the
+/// missing ones.
+const ENDPOINT_TRACK_WAIT: Duration = Duration::from_secs(10);
+
+/// The tracks of `pads` inputs, once all have one (or after
+/// [`ENDPOINT_TRACK_WAIT`]); `None` when stopped first.
+async fn initial_tracks(
+    publisher: &Mutex<Publisher>,
+    pads: usize,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Vec<LocalTrack>> {
+    let deadline = tokio::time::Instant::now() + ENDPOINT_TRACK_WAIT;
+    loop {
+        let tracks = lock(publisher).tracks.clone();
+        if tracks.len() >= pads || tokio::time::Instant::now() >= deadline {
+            if tracks.len() < pads {
+                tracing::warn!(
+                    pads,
+                    tracks = tracks.len(),
+                    "rtcgatesink: not every pad had caps in time; the WHIP session starts without them"
+                );
+            }
+            return Some(tracks);
+        }
+        tokio::select! {
+            _ = stop.changed() => return None,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+}
+
+/// The session: join (with a WHIP URL: once the pads' tracks are known, sent
+/// from the start), publish the tracks, report members until stopped.
 async fn run(
     element: glib::WeakRef<super::RtcGateSink>,
-    plan: Plan,
+    (plan, pads): (Plan, usize),
     mut stop: watch::Receiver<bool>,
     publisher: Arc<Mutex<Publisher>>,
     stats: Arc<Mutex<gst::Array>>,
 ) {
+    let (plan, initial) = if plan.is_endpoint() {
+        let Some(tracks) = initial_tracks(&publisher, pads, &mut stop).await else {
+            return;
+        };
+        (plan.with_tracks(tracks.clone()), tracks)
+    } else {
+        (plan, Vec::new())
+    };
     let room = plan.room().to_owned();
     let Some(joined) = plan.join_unless_stopped(&mut stop).await else {
         return;
@@ -335,7 +377,10 @@ async fn run(
         p.call = Some(connection.call.clone());
         p.tracks.clone()
     };
-    for track in tracks {
+    for track in tracks
+        .into_iter()
+        .filter(|t| !initial.iter().any(|i| i.id() == t.id()))
+    {
         if let Err(error) = connection.call.add_track(&track).await {
             tracing::warn!(%error, track = track.id(), "could not add a track");
         }

@@ -209,10 +209,12 @@ impl BinImpl for RtcGateSrc {}
 impl RtcGateSrc {
     /// Checks the properties and starts the session task.
     fn start(&self) -> Result<(), gst::StateChangeError> {
-        let plan = lock(&self.settings).validate().map_err(|message| {
-            gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", message));
-            gst::StateChangeError
-        })?;
+        let plan = lock(&self.settings)
+            .validate(crate::connection::Role::Receive)
+            .map_err(|message| {
+                gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", message));
+                gst::StateChangeError
+            })?;
         {
             let mut outputs = lock(&self.outputs);
             outputs.eos = false;

@@ -12,6 +12,19 @@ use gst::prelude::*;
 use rtcgate_core::signalling::{ServerConfig, SignallingServer};
 use rtcgate_core::{Call, CallEvent, CallEvents, Codec, LocalTrack};
 
+/// Core's WHIP/WHEP test endpoint (a real HTTP server answering with a real call).
+#[path = "../../../core/tests/support/whip_endpoint.rs"]
+pub mod whip_endpoint;
+
+/// Waits for `fut` at most `secs` seconds, failing the test with `what`
+/// otherwise (what `whip_endpoint` expects of its parent module).
+pub async fn within<T>(secs: u64, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
+    }
+}
+
 /// Initialises GStreamer, registers the plugin statically and installs a log
 /// subscriber (RUST_LOG) once.
 pub fn init() {
