@@ -925,14 +925,21 @@ where
                 .then(|| self.inner.data_channel_consumed.listen());
             let delivery_blocked = match consumed_listener {
                 Some(listener) => {
-                    if !self.flush_pending_data_channel_events().await {
+                    if self.flush_pending_data_channel_events().await {
+                        Some(listener)
+                    } else if self.pending_data_channel_events.is_empty() {
                         // [rtcgate patch] The application took everything retained, so
                         // `poll_reads` may drain the core again. Without this pass nothing
                         // wakes the loop for it: the core's parked SCTP streams hold a
                         // closed receive window until a timer or the peer's T3-rtx fires.
                         continue;
+                    } else {
+                        // [rtcgate patch] What is left belongs to channels with no receiver
+                        // (registration in flight, or the channel is gone): it holds nothing
+                        // back, and looping for it would never reach `select!` — a spin that
+                        // never yields, starving `close()` of the core lock.
+                        None
                     }
-                    Some(listener)
                 }
                 None => None,
             };
