@@ -254,30 +254,32 @@ async fn members_join_over_wss_with_tokens_and_refusals_say_why() {
     }
 
     // Without our CA the certificate is not trusted; plain ws:// gets nothing.
-    let err = join_with(
+    let Err(err) = join_with(
         &url,
         "vault",
         Some(&token("carol", "vault")),
         CallOptions::default(),
     )
     .await
-    .err()
-    .expect("joined without trusting the CA");
+    else {
+        panic!("joined without trusting the CA");
+    };
     assert_eq!(err.kind(), ErrorKind::Signalling, "{err}");
     assert!(
         err.message().to_lowercase().contains("certificate"),
         "{err}"
     );
     let plain = url.replacen("wss://", "ws://", 1);
-    let err = join_with(
+    let Err(err) = join_with(
         &plain,
         "vault",
         Some(&token("carol", "vault")),
         CallOptions::default(),
     )
     .await
-    .err()
-    .expect("joined over plain ws");
+    else {
+        panic!("joined over plain ws");
+    };
     assert_eq!(err.kind(), ErrorKind::Signalling, "{err}");
 
     // Still serving: a third member joins and is seen.
