@@ -138,10 +138,12 @@ async fn chromium_is_recorded_to_a_file_that_plays_in_sync() {
     // Both tracks start at their true (sender-clock) times, so the gap is the
     // browser's: its first video frame comes up to one frame interval after the
     // first audio frame, and Chromium paces its fake camera at 10–50 fps (frame
-    // intervals of 19–100 ms were seen). Sync precision itself is measured with
-    // tagged frames in recorder.rs (1–7 ms).
+    // intervals of 19–100 ms were seen; a CI run saw a 120 ms start gap on a
+    // loaded machine). Sync precision itself is measured with tagged frames in
+    // recorder.rs (1–7 ms); this bound only catches a track placed by arrival
+    // or on the wrong clock (hundreds of ms off and more).
     assert!(
-        (audio - video).abs() < 0.100,
+        (audio - video).abs() < 0.200,
         "audio starts at {audio:.3}s, video at {video:.3}s"
     );
     assert_eq!(recording.summary.progress.tracks_timed_by_arrival, 0);
