@@ -498,6 +498,21 @@ async fn feed(
         _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         _ = stop.changed() => return,
     }
+    // The probe sees EOS before it is pushed on: unlinking now would make that
+    // push fail (not-linked, an error on the bus). Wait until the pad is idle.
+    let (idle_tx, idle_rx) = tokio::sync::oneshot::channel::<()>();
+    let idle_tx = Mutex::new(Some(idle_tx));
+    target.add_probe(gst::PadProbeType::IDLE, move |_, _| {
+        if let Some(tx) = lock(&idle_tx).take() {
+            let _ = tx.send(());
+        }
+        gst::PadProbeReturn::Remove
+    });
+    tokio::select! {
+        _ = idle_rx => {}
+        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        _ = stop.changed() => return,
+    }
     let _ = tokio::task::spawn_blocking(move || {
         let Some(element) = element.upgrade() else {
             return;
